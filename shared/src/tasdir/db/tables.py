@@ -1,0 +1,64 @@
+"""Fields of the tables every service keeps beside its own: the outbox and the inbox.
+
+Each service has its own SQLModel registry (its own database), so these are field mixins; a
+service declares the concrete tables with `messaging_tables(ServiceModel)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, Text
+from sqlmodel import Field, SQLModel
+
+
+class OutboxFields(SQLModel):
+    # The id orders the relay's work; sent rows stay as the history that `republish` replays.
+    id: int | None = Field(
+        default=None,
+        sa_type=BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+    )
+    event_id: str = Field(max_length=36, unique=True)
+    event_type: str = Field(max_length=200)
+    aggregate_id: str = Field(max_length=64)
+    aggregate_version: int
+    correlation_id: str = Field(max_length=128)
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    # A row that kept failing is set aside here; the relay goes on with the rows behind it.
+    parked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class InboxFields(SQLModel):
+    consumer: str = Field(max_length=100, primary_key=True)
+    event_id: str = Field(max_length=36, primary_key=True)
+    event_type: str = Field(max_length=200)
+    processed_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class MessagingTables:
+    outbox: Any
+    inbox: Any
+
+
+def messaging_tables(base: type[SQLModel]) -> MessagingTables:
+    """Declare `outbox` and `inbox` in the registry of `base` (a service's model base)."""
+
+    class Outbox(OutboxFields, base, table=True):  # type: ignore[misc,valid-type,call-arg]
+        __tablename__ = "outbox"
+        __table_args__ = (Index("ix_outbox_pending", "sent_at", "parked_at", "id"),)
+
+    class Inbox(InboxFields, base, table=True):  # type: ignore[misc,valid-type,call-arg]
+        __tablename__ = "inbox"
+
+    return MessagingTables(outbox=Outbox, inbox=Inbox)
+
+
+__all__ = ["InboxFields", "MessagingTables", "OutboxFields", "messaging_tables"]

@@ -1,0 +1,88 @@
+"""The whole broker topology, declared from this one module by every service at start-up.
+
+One durable topic exchange carries the events, routed by their `type`. Each service has one
+durable quorum queue, with an explicit delivery limit and a dead-letter exchange that routes to
+the service's own DLQ. Declaring is idempotent, so every process may do it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+EVENTS_EXCHANGE = "tasdir.events"
+DEAD_LETTER_EXCHANGE = "tasdir.dead-letter"
+DEFAULT_DELIVERY_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class ServiceQueue:
+    service: str
+    bindings: tuple[str, ...]
+    single_active_consumer: bool = False
+    # A message is dead-lettered when it has been returned more than this many times,
+    # so a handler that always fails sees it `delivery_limit + 1` times.
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}.events"
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.service}.events.dlq"
+
+    def arguments(self) -> dict[str, Any]:
+        arguments: dict[str, Any] = {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": self.name,
+            # At-least-once dead-lettering needs reject-publish; without a length limit the
+            # overflow setting never triggers.
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+        if self.single_active_consumer:
+            arguments["x-single-active-consumer"] = True
+        return arguments
+
+    @staticmethod
+    def dlq_arguments() -> dict[str, Any]:
+        return {"x-queue-type": "quorum"}
+
+
+TOPOLOGY: tuple[ServiceQueue, ...] = (
+    ServiceQueue("exporters", bindings=("credit_products.provider.#", "matching.#")),
+    # credit_products consumes no event yet; its queue exists so the topology is uniform.
+    ServiceQueue("credit_products", bindings=()),
+    # Matching applies catalogue and request events in order: one active consumer at a time.
+    ServiceQueue(
+        "matching",
+        bindings=("exporters.#", "credit_products.#"),
+        single_active_consumer=True,
+    ),
+)
+
+
+def service_queue(service: str, topology: tuple[ServiceQueue, ...] = TOPOLOGY) -> ServiceQueue:
+    for queue in topology:
+        if queue.service == service:
+            return queue
+    raise KeyError(f"no queue for service {service!r}")
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: `*` is exactly one word, `#` zero or more words."""
+    return _match(pattern.split("."), routing_key.split("."))
+
+
+def _match(pattern: list[str], words: list[str]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return (head == "*" or head == words[0]) and _match(rest, words[1:])
