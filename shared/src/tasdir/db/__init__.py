@@ -14,8 +14,8 @@ __all__ = [
     "Repository",
     "UnitOfWork",
     "VersionedProjection",
-    "messaging_tables",
     "create_engine",
     "is_sqlite",
+    "messaging_tables",
     "session_factory",
 ]

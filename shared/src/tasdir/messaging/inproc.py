@@ -127,6 +127,9 @@ class InProcessBus:
     async def close(self) -> None:
         self._closed = True
 
+    def is_connected(self) -> bool:
+        return not self._closed
+
     async def declare_topology(self) -> None:
         for spec in self._topology:
             self._queues.setdefault(spec.dlq_name, _Queue(spec.dlq_name))

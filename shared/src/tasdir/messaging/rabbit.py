@@ -131,6 +131,9 @@ class RabbitTransport:
             raise RuntimeError("transport not connected")
         return self._connection
 
+    def is_connected(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed
+
     async def close(self) -> None:
         if self._connection is not None:
             await self._connection.close()

@@ -1,0 +1,5 @@
+from tasdir.runtime import main
+
+from credit_products.bootstrap import definition
+
+main(definition)

@@ -1,0 +1,20 @@
+"""Wires the credit_products service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasdir.runtime import ServiceDefinition
+
+from credit_products.adapters import orm
+from credit_products.service_layer.uow import CreditProductsUnitOfWork
+
+definition = ServiceDefinition(
+    name="credit_products",
+    metadata=orm.metadata,
+    tables=orm.tables,
+    migrations_dir=Path(__file__).parent / "adapters" / "migrations",
+    uow_class=CreditProductsUnitOfWork,
+    handlers={},
+    routers=(),
+)

@@ -1,0 +1,5 @@
+from tasdir.runtime import main
+
+from exporters.bootstrap import definition
+
+main(definition)

@@ -1,0 +1,34 @@
+"""The exporters database: its own registry, its tables, its outbox and inbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import DateTime
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+from tasdir.db import messaging_tables
+
+
+class ExportersModel(SQLModel, registry=registry()):
+    pass
+
+
+class Exporter(ExportersModel, table=True):
+    __tablename__ = "exporter"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    org: str = Field(max_length=128, unique=True)
+    status: str = Field(default="active", max_length=20)
+    legal_name: str = Field(max_length=200)
+    ice: str = Field(max_length=15, unique=True)
+    region: str = Field(max_length=64)
+    # Counts this aggregate's events: the `aggregate_version` of the next one is version + 1.
+    version: int = 1
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+tables = messaging_tables(ExportersModel)
+metadata = ExportersModel.metadata

@@ -1,0 +1,21 @@
+"""Wires the exporters service: its tables, its unit of work, its handlers and its routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasdir.runtime import ServiceDefinition
+
+from exporters.adapters import orm
+from exporters.entrypoints.api import router
+from exporters.service_layer.uow import ExportersUnitOfWork
+
+definition = ServiceDefinition(
+    name="exporters",
+    metadata=orm.metadata,
+    tables=orm.tables,
+    migrations_dir=Path(__file__).parent / "adapters" / "migrations",
+    uow_class=ExportersUnitOfWork,
+    handlers={},
+    routers=(router,),
+)

@@ -1,0 +1,5 @@
+from tasdir.runtime import main
+
+from matching.bootstrap import definition
+
+main(definition)

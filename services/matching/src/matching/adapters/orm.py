@@ -1,0 +1,34 @@
+"""The matching database: projections of the other services' aggregates, and its own state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import DateTime, Text
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+from tasdir.db import messaging_tables
+
+
+class MatchingModel(SQLModel, registry=registry()):
+    pass
+
+
+class ExporterProjection(MatchingModel, table=True):
+    """The latest snapshot of an exporter, as the exporters service published it."""
+
+    __tablename__ = "exporter_projection"
+
+    id: UUID = Field(primary_key=True)
+    org: str = Field(max_length=128, index=True)
+    status: str = Field(max_length=20)
+    legal_name: str = Field(max_length=200)
+    region: str = Field(max_length=64, index=True)
+    snapshot: str = Field(sa_type=Text)
+    aggregate_version: int
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+tables = messaging_tables(MatchingModel)
+metadata = MatchingModel.metadata

@@ -1,0 +1,21 @@
+"""Wires the matching service: its projections, its unit of work, its handlers, its routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasdir.runtime import ServiceDefinition
+
+from matching.adapters import orm
+from matching.service_layer.handlers import HANDLERS
+from matching.service_layer.uow import MatchingUnitOfWork
+
+definition = ServiceDefinition(
+    name="matching",
+    metadata=orm.metadata,
+    tables=orm.tables,
+    migrations_dir=Path(__file__).parent / "adapters" / "migrations",
+    uow_class=MatchingUnitOfWork,
+    handlers=HANDLERS,
+    routers=(),
+)

@@ -1,0 +1,203 @@
+"""How a service runs: its definition, its runtime (database, transport), its processes.
+
+A service declares a `ServiceDefinition` in its `bootstrap.py`. The same definition runs as
+separate processes (`python -m <service> api|consumer|relay`) or, with the others, inside the
+one process of the embedded mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tasdir.db.engine import create_engine, session_factory
+from tasdir.db.migrations import migrate
+from tasdir.db.tables import MessagingTables
+from tasdir.db.uow import UnitOfWork
+from tasdir.messaging.consumer import EventConsumer, EventHandler
+from tasdir.messaging.rabbit import RabbitTransport
+from tasdir.messaging.relay import OutboxRelay
+from tasdir.messaging.topology import service_queue
+from tasdir.messaging.transport import Subscription, Transport
+from tasdir.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    metadata: MetaData
+    tables: MessagingTables
+    migrations_dir: Path
+    uow_class: type[UnitOfWork]
+    handlers: Mapping[str, EventHandler[Any]] = field(default_factory=dict)
+    routers: Sequence[APIRouter] = ()
+
+
+class ServiceRuntime:
+    """One service bound to its database and a transport."""
+
+    def __init__(
+        self,
+        definition: ServiceDefinition,
+        *,
+        database_url: str,
+        transport: Transport,
+        settings: Settings,
+    ) -> None:
+        self.definition = definition
+        self.name = definition.name
+        self.database_url = database_url
+        self.transport = transport
+        self.settings = settings
+        self.engine: AsyncEngine = create_engine(database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+
+    def uow(self) -> Any:
+        return self.definition.uow_class(self.sessions, self.definition.tables, self.name)
+
+    async def migrate(self) -> None:
+        await migrate(self.definition.migrations_dir, self.database_url)
+
+    def relay(self) -> OutboxRelay:
+        return OutboxRelay(
+            self.sessions,
+            self.definition.tables.outbox,
+            self.transport,
+            batch_size=self.settings.relay_batch_size,
+            max_attempts=self.settings.relay_max_attempts,
+        )
+
+    def consumer(self) -> EventConsumer[Any]:
+        return EventConsumer(self.name, self.uow, self.definition.handlers)
+
+    async def subscribe(self) -> Subscription:
+        queue = service_queue(self.name).name
+        return await self.consumer().subscribe(
+            self.transport, queue, prefetch=self.settings.consumer_prefetch
+        )
+
+    async def database_ready(self) -> bool:
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            log.warning("database of %s unreachable", self.name, exc_info=True)
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _connected(definition: ServiceDefinition, settings: Settings) -> ServiceRuntime:
+    transport = RabbitTransport(settings.amqp_url, connection_name=f"{definition.name}")
+    await transport.connect()
+    await transport.declare_topology()
+    return ServiceRuntime(
+        definition,
+        database_url=settings.database_url(definition.name),
+        transport=transport,
+        settings=settings,
+    )
+
+
+async def run_relay(definition: ServiceDefinition, settings: Settings) -> None:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    runtime = await _connected(definition, settings)
+    log.info("%s relay started", definition.name)
+    try:
+        await runtime.relay().run(stop)
+    finally:
+        await runtime.transport.close()
+        await runtime.dispose()
+
+
+async def run_consumer(definition: ServiceDefinition, settings: Settings) -> None:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    runtime = await _connected(definition, settings)
+    subscription = await runtime.subscribe()
+    log.info("%s consumer started", definition.name)
+    try:
+        await stop.wait()
+    finally:
+        await subscription.cancel()
+        await runtime.transport.close()
+        await runtime.dispose()
+
+
+async def run_api(definition: ServiceDefinition, settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from tasdir.api import create_app
+
+    transport = RabbitTransport(settings.amqp_url, connection_name=f"{definition.name}-api")
+    runtime = ServiceRuntime(
+        definition,
+        database_url=settings.database_url(definition.name),
+        transport=transport,
+        settings=settings,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Any:
+        # The API only writes the outbox; it connects for /readyz and to own the topology.
+        await transport.connect()
+        await transport.declare_topology()
+        try:
+            yield
+        finally:
+            await transport.close()
+            await runtime.dispose()
+
+    app = create_app(f"Tasdir {definition.name}", [runtime], settings, lifespan=lifespan)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    )
+    await server.serve()
+
+
+def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> None:
+    """`python -m <service> api|consumer|relay|migrate [--port N]`."""
+    import argparse
+
+    from tasdir.observability import configure_logging
+    from tasdir.settings import get_settings
+
+    parser = argparse.ArgumentParser(prog=definition.name)
+    parser.add_argument("process", choices=["api", "consumer", "relay", "migrate"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    configure_logging(f"{definition.name}.{args.process}")
+    settings = get_settings()
+    if args.process == "api":
+        asyncio.run(run_api(definition, settings, args.host, args.port))
+    elif args.process == "consumer":
+        asyncio.run(run_consumer(definition, settings))
+    elif args.process == "relay":
+        asyncio.run(run_relay(definition, settings))
+    else:
+        asyncio.run(migrate(definition.migrations_dir, settings.database_url(definition.name)))
