@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tasdir.contracts import Envelope, IntegrationEvent, utcnow
@@ -61,10 +61,10 @@ class Inbox:
         self._model = model
 
     async def seen(self, consumer: str, event_id: str) -> bool:
-        query = select(self._model.event_id).where(
-            self._model.consumer == consumer, self._model.event_id == event_id
+        query = select(col(self._model.event_id)).where(
+            col(self._model.consumer) == consumer, col(self._model.event_id) == event_id
         )
-        return (await self._session.execute(query)).first() is not None
+        return (await self._session.exec(query)).first() is not None
 
     def record(self, consumer: str, envelope: Envelope) -> None:
         self._session.add(

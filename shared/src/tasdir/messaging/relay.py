@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tasdir.contracts import utcnow
@@ -62,8 +62,8 @@ class OutboxRelay:
         model = self._outbox
         return (
             select(model)
-            .where(model.sent_at.is_(None), model.parked_at.is_(None))
-            .order_by(model.id)
+            .where(col(model.sent_at).is_(None), col(model.parked_at).is_(None))
+            .order_by(col(model.id))
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)  # not rendered on SQLite, which has one relay
         )
@@ -72,7 +72,7 @@ class OutboxRelay:
         """Publish one batch. Rows stay locked until their outcome is committed."""
         report = RelayReport()
         async with self._sessions() as session, session.begin():
-            rows: Sequence[Any] = (await session.execute(self._pending())).scalars().all()
+            rows: Sequence[Any] = (await session.exec(self._pending())).all()
             if not rows:
                 return report
             outcomes = await asyncio.gather(

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+from support import infra
+
+
+@pytest.fixture
+def rabbit() -> Iterator[tuple[str, str]]:
+    """(vhost, amqp url) of a vhost of this test's own."""
+    vhost, url = infra.create_vhost()
+    yield vhost, url
+    infra.delete_vhost(vhost)
+
+
+@pytest.fixture
+async def databases() -> AsyncIterator[Callable[[], object]]:
+    """A factory of fresh PostgreSQL databases; all are dropped after the test."""
+    created: list[str] = []
+
+    async def make() -> str:
+        name, url = await infra.create_database()
+        created.append(name)
+        return url
+
+    yield make
+    for name in created:
+        await infra.drop_database(name)
