@@ -16,8 +16,9 @@ from matching.adapters.orm import ExporterProjection
 from matching.bootstrap import definition as matching
 from sqlmodel import select
 from support import infra
+from support.events import exporter_event
 from support.system import count, running
-from tasdir.contracts import Envelope, events
+from tasdir.contracts import Envelope
 from tasdir.messaging import (
     Chaos,
     InProcessBus,
@@ -59,31 +60,6 @@ async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
         await bus.close()
         if vhost:
             infra.delete_vhost(vhost)
-
-
-def exporter_event(
-    model: type[events.ExporterSnapshot] = events.ExporterUpdated,
-    *,
-    exporter_id: str | None = None,
-    version: int = 1,
-    name: str = "Atlas Agrumes SARL",
-) -> Envelope:
-    exporter_id = exporter_id or str(uuid4())
-    snapshot = model(
-        id=exporter_id,
-        org=f"org-{exporter_id[:8]}",
-        status="active",
-        legal_name=name,
-        ice="001234567000089",
-        region="souss-massa",
-    )
-    return Envelope.wrap(
-        snapshot,
-        producer="exporters",
-        aggregate_id=exporter_id,
-        aggregate_version=version,
-        correlation_id=str(uuid4()),
-    )
 
 
 def message(envelope: Envelope) -> OutgoingMessage:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,7 @@ class OutboxRelay:
         max_attempts: int = 5,
         poll_interval: float = 0.2,
         max_backoff: float = 5.0,
+        fault: Callable[[str], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
@@ -57,6 +58,9 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
         self.wake = asyncio.Event()
+        # Fault injection for crash tests: called with "fetched" (rows locked, nothing published)
+        # and "published" (broker confirmed, rows not yet marked sent).
+        self._fault = fault or (lambda _stage: None)
 
     def _pending(self) -> Any:
         model = self._outbox
@@ -75,10 +79,12 @@ class OutboxRelay:
             rows: Sequence[Any] = (await session.exec(self._pending())).all()
             if not rows:
                 return report
+            self._fault("fetched")
             outcomes = await asyncio.gather(
                 *(self._transport.publish(self._message(row)) for row in rows),
                 return_exceptions=True,
             )
+            self._fault("published")
             now = utcnow()
             for row, outcome in zip(rows, outcomes, strict=True):
                 if outcome is None:
