@@ -1,0 +1,178 @@
+"""Faults lose nothing and duplicate nothing: a killed relay, cut connections, bad routes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from exporters.bootstrap import definition as exporters
+from exporters.service_layer.uow import ExportersUnitOfWork
+from matching.adapters.orm import ExporterProjection
+from matching.bootstrap import definition as matching
+from sqlmodel import col, select
+from support import infra
+from support.events import exporter_event
+from support.system import Running, count, running
+from tasdir.contracts import events, utcnow
+from tasdir.messaging import OutgoingMessage, RabbitTransport, Unroutable
+from tasdir.settings import Settings
+
+SETTINGS = Settings(environment="test", relay_max_attempts=2)
+VICTIM = Path(__file__).with_name("relay_victim.py")
+
+
+async def write_exporter_events(runtime, n: int, name: str = "e") -> list[str]:  # type: ignore[no-untyped-def]
+    """Commit `n` registration events in the exporters outbox, one transaction each."""
+    ids = []
+    for i in range(n):
+        envelope = exporter_event(events.ExporterRegistered, name=f"{name}{i}")
+        async with runtime.uow() as uow:
+            assert isinstance(uow, ExportersUnitOfWork)
+            uow.outbox.add(
+                envelope.event(),
+                aggregate_id=envelope.aggregate_id,
+                aggregate_version=1,
+            )
+            await uow.commit()
+        ids.append(envelope.aggregate_id)
+    return ids
+
+
+@pytest.fixture
+async def pair(rabbit: tuple[str, str], databases) -> AsyncIterator[tuple[Running, str, str]]:  # type: ignore[no-untyped-def]
+    """Exporters (no relay: each test drives its own) and matching (consuming)."""
+    vhost, url = rabbit
+    transport = RabbitTransport(url)
+    await transport.connect()
+    await transport.declare_topology()
+    exporters_db = await databases()
+    try:
+        async with running(
+            [(exporters, exporters_db), (matching, await databases())],
+            transport,
+            relays=False,
+            settings=SETTINGS,
+        ) as system:
+            yield system, url, exporters_db
+    finally:
+        await transport.close()
+
+
+async def all_projected(system: Running, n: int) -> None:
+    async def done() -> bool:
+        return await count(system["matching"], ExporterProjection) >= n
+
+    await infra.eventually(done, timeout=60)
+    await asyncio.sleep(0.5)  # anything still in flight would show up as an extra row
+    assert await count(system["matching"], ExporterProjection) == n
+    assert await count(system["matching"], matching.tables.inbox) == n
+
+
+async def test_an_unroutable_publish_raises(pair: tuple[Running, str, str]) -> None:
+    system, _url, _db = pair
+    stray = exporter_event().model_copy(update={"type": "nobody.listens.here.v1"})
+    with pytest.raises(Unroutable):
+        await system["exporters"].transport.publish(OutgoingMessage.from_envelope(stray))
+
+
+async def test_a_failing_outbox_row_is_set_aside_and_does_not_block_the_rows_behind(
+    pair: tuple[Running, str, str],
+) -> None:
+    system, _url, _db = pair
+    runtime = system["exporters"]
+    outbox = exporters.tables.outbox
+    await write_exporter_events(runtime, 1, "before")
+    async with runtime.sessions() as session:
+        stuck = exporters.tables.outbox(
+            event_id="00000000-0000-4000-8000-000000000001",
+            event_type="nobody.listens.here.v1",
+            aggregate_id="x",
+            aggregate_version=1,
+            correlation_id="c",
+            body="{}",
+            created_at=utcnow(),
+        )
+        session.add(stuck)
+        await session.commit()
+    await write_exporter_events(runtime, 3, "after")
+
+    relay = runtime.relay()
+    reports = [await relay.relay_once() for _ in range(3)]
+    assert reports[0].published == 4 and reports[0].failed == 1
+    assert reports[1].parked == [stuck.event_id]
+    assert reports[2].published == reports[2].failed == 0
+
+    await all_projected(system, 4)
+    async with runtime.sessions() as session:
+        parked = (
+            await session.exec(select(outbox).where(col(outbox.parked_at).is_not(None)))
+        ).all()
+    assert [row.event_id for row in parked] == [stuck.event_id]
+    assert "Unroutable" in parked[0].last_error
+
+
+@pytest.mark.parametrize("stage", ["fetched", "published"])
+async def test_a_relay_killed_mid_batch_loses_nothing_after_restart(
+    pair: tuple[Running, str, str], stage: str
+) -> None:
+    system, amqp_url, exporters_db = pair
+    ids = await write_exporter_events(system["exporters"], 50)
+    env = {
+        **os.environ,
+        "TASDIR_AMQP_URL": amqp_url,
+        "TASDIR_EXPORTERS_DATABASE_URL": exporters_db,
+    }
+    victim = subprocess.run(
+        [sys.executable, str(VICTIM), stage], env=env, timeout=60, capture_output=True
+    )
+    assert victim.returncode == -9, victim.stderr.decode()[-2000:]
+    outbox = exporters.tables.outbox
+    unsent = await count(system["exporters"], outbox, col(outbox.sent_at).is_(None))
+    assert unsent == len(ids)  # it died before marking anything sent
+
+    relay = subprocess.Popen([sys.executable, "-m", "exporters", "relay"], env=env)
+    try:
+        await all_projected(system, len(ids))
+
+        async def marked() -> bool:
+            return await count(system["exporters"], outbox, col(outbox.sent_at).is_(None)) == 0
+
+        await infra.eventually(marked)
+    finally:
+        relay.terminate()
+        relay.wait(timeout=30)
+    assert relay.returncode == 0
+
+
+async def test_every_event_arrives_after_all_connections_are_cut_mid_stream(
+    rabbit: tuple[str, str], pair: tuple[Running, str, str]
+) -> None:
+    vhost, _ = rabbit
+    system, _url, _db = pair
+    transport = system["exporters"].transport
+    assert isinstance(transport, RabbitTransport)
+    reconnects: list[object] = []
+    transport.connection.reconnect_callbacks.add(lambda *args: reconnects.append(args))
+    stop = asyncio.Event()
+    relay_task = asyncio.create_task(system["exporters"].relay().run(stop))
+    total = 300
+
+    async def stream() -> None:
+        await write_exporter_events(system["exporters"], total // 2, "a")
+        # Cut every connection of the vhost (relay and consumer alike) mid-stream.
+        await asyncio.to_thread(infra.close_all_connections, vhost)
+        await write_exporter_events(system["exporters"], total // 2, "b")
+
+    try:
+        await stream()
+        await all_projected(system, total)
+    finally:
+        stop.set()
+        await relay_task
+    assert await count(system["matching"], matching.tables.inbox) == total
+    assert reconnects, "the connection was never cut: the test proved nothing"
