@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tasdir.errors import Forbidden, Unauthorized
+from tasdir.limits import rate_limiter
 from tasdir.settings import Settings
 
 Role = Literal["exporter", "provider", "advisor", "admin"]
@@ -61,7 +62,7 @@ class TokenVerifier:
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
 
     def verify(self, token: str) -> Principal:
-        options: dict[str, Any] = {"require": ["exp", "sub"]}
+        options: Any = {"require": ["exp", "sub"]}
         if self._issuer:
             options["require"].append("iss")
         if not self._audience:
@@ -94,11 +95,19 @@ async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The verified principal, counted against its rate limit.
+
+    The limit is applied here, not in each service, so that no authenticated route can forget
+    it; FastAPI caches this dependency per request, so a request counts once.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("a bearer token is required", kind="missing-token")
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = verifier.verify(credentials.credentials)
     request.state.principal = principal
+    limiter = rate_limiter(request)
+    if limiter is not None:
+        await limiter.hit(principal.sub)
     return principal
 
 

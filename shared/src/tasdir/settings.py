@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "tasdir-dev-secret-change-me-0123456789"
@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     consumer_prefetch: int = 10
     relay_batch_size: int = 100
     relay_max_attempts: int = 5
+
+    # Limits (DESIGN.md, "Security"). A limit of 0 turns the rate limiter off.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    rate_limit_per_minute: int = Field(default=120, ge=0)
+    idempotency_lock_ms: int = Field(default=30_000, ge=100)
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Settings:

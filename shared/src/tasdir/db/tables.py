@@ -1,4 +1,5 @@
-"""Fields of the tables every service keeps beside its own: the outbox and the inbox.
+"""Fields of the tables every service keeps beside its own: the outbox, the inbox and the
+idempotency keys.
 
 Each service has its own SQLModel registry (its own database), so these are field mixins; a
 service declares the concrete tables with `messaging_tables(ServiceModel)`.
@@ -42,23 +43,50 @@ class InboxFields(SQLModel):
     processed_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
+class IdempotencyFields(SQLModel):
+    """A POST that carried an `Idempotency-Key`, stored in the write's own transaction.
+
+    The primary key is `(principal, key)`: a second commit of the same key fails, even when
+    the Redis in-flight lock was lost.
+    """
+
+    principal: str = Field(max_length=128, primary_key=True)
+    key: str = Field(max_length=255, primary_key=True)
+    # sha256 of the method, the path and the canonical body.
+    request_hash: str = Field(max_length=64)
+    status: int
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+
+
 @dataclass(frozen=True)
 class MessagingTables:
     outbox: Any
     inbox: Any
+    idempotency: Any = None
 
 
 def messaging_tables(base: type[SQLModel]) -> MessagingTables:
-    """Declare `outbox` and `inbox` in the registry of `base` (a service's model base)."""
+    """Declare `outbox`, `inbox` and `idempotency_key` in the registry of `base` (a service's
+    model base)."""
 
-    class Outbox(OutboxFields, base, table=True):  # type: ignore[misc,valid-type,call-arg]
+    class Outbox(OutboxFields, base, table=True):  # type: ignore[misc,valid-type]
         __tablename__ = "outbox"
         __table_args__ = (Index("ix_outbox_pending", "sent_at", "parked_at", "id"),)
 
-    class Inbox(InboxFields, base, table=True):  # type: ignore[misc,valid-type,call-arg]
+    class Inbox(InboxFields, base, table=True):  # type: ignore[misc,valid-type]
         __tablename__ = "inbox"
 
-    return MessagingTables(outbox=Outbox, inbox=Inbox)
+    class IdempotencyKey(IdempotencyFields, base, table=True):  # type: ignore[misc,valid-type]
+        __tablename__ = "idempotency_key"
+
+    return MessagingTables(outbox=Outbox, inbox=Inbox, idempotency=IdempotencyKey)
 
 
-__all__ = ["InboxFields", "MessagingTables", "OutboxFields", "messaging_tables"]
+__all__ = [
+    "IdempotencyFields",
+    "InboxFields",
+    "MessagingTables",
+    "OutboxFields",
+    "messaging_tables",
+]

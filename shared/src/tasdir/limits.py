@@ -1,0 +1,158 @@
+"""Request limits: a body size limit (413) and per-principal rate limits in Redis (429).
+
+- `BodySizeLimitMiddleware` is pure ASGI. A declared `Content-Length` over the limit is refused
+  before the app is called. A streamed body is counted as it is read: once it goes over, the
+  read fails (so no handler gets the body) and whatever the app answers is replaced by the 413.
+- `RateLimiter` counts requests per principal in fixed one-minute windows, with INCR and
+  EXPIRE in one MULTI, so concurrent requests of one principal never lose a count.
+  `tasdir.auth.current_principal` calls it, so every authenticated route is limited, once per
+  request, keyed by the principal rather than by an address that many users may share.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tasdir.errors import Problem, problem_response
+
+log = logging.getLogger(__name__)
+
+
+class _BodyTooLarge(Exception):
+    """Raised from `receive` to stop a body that has gone over the limit."""
+
+
+class BodySizeLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    def _too_large(self, scope: Scope) -> Any:
+        return problem_response(
+            413,
+            detail=f"the request body is larger than {self.max_body_bytes} bytes",
+            instance=scope.get("path"),
+            max_body_bytes=self.max_body_bytes,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(scope)(scope, receive, send)
+            return
+
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    exceeded = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:
+                # The app turned the failed read into some error of its own: answer 413 instead.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._too_large(scope)(scope, receive, send)
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._too_large(scope)(scope, receive, send)
+
+
+class RateLimited(Problem):
+    status = 429
+    kind = "rate-limited"
+
+
+class RateLimiter:
+    """A fixed-window counter per principal: `<prefix>ratelimit:<sub>:<window>`.
+
+    The client comes from the caller (`app.state.redis`): a `redis.asyncio.Redis`, or a
+    `fakeredis.FakeAsyncRedis` in the embedded mode.
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        prefix: str,
+        per_minute: int,
+        window_seconds: int = 60,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.limit = per_minute
+        self.window_seconds = window_seconds
+        self.clock = clock
+
+    def key(self, subject: str, window: int) -> str:
+        return f"{self.prefix}ratelimit:{subject}:{window}"
+
+    async def hit(self, subject: str) -> None:
+        """Count one request of `subject`; raise `RateLimited` (429) past the limit."""
+        if self.limit <= 0:
+            return
+        now = self.clock()
+        window = int(now // self.window_seconds)
+        key = self.key(subject, window)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                # Twice the window: a slow clock elsewhere never sees a key vanish early.
+                pipe.expire(key, self.window_seconds * 2)
+                count, _ = await pipe.execute()
+        except Exception:
+            # A Redis outage must not take the API down with it: fail open, loudly.
+            log.warning("rate limiter unavailable; letting the request through", exc_info=True)
+            return
+        if int(count) > self.limit:
+            retry_after = max(1, math.ceil((window + 1) * self.window_seconds - now))
+            raise RateLimited(
+                f"more than {self.limit} requests per minute; retry in {retry_after}s",
+                headers={"Retry-After": str(retry_after)},
+                retry_after=retry_after,
+            )
+
+
+def rate_limiter(request: Request) -> RateLimiter | None:
+    """The app's limiter, built lazily from `app.state.redis` (None: no Redis, no limit)."""
+    state = request.app.state
+    redis = getattr(state, "redis", None)
+    if redis is None:
+        return None
+    limiter: RateLimiter | None = getattr(state, "rate_limiter", None)
+    if limiter is None or limiter.redis is not redis:
+        settings = state.settings
+        limiter = RateLimiter(
+            redis, prefix=settings.redis_prefix, per_minute=settings.rate_limit_per_minute
+        )
+        state.rate_limiter = limiter
+    return limiter

@@ -1,0 +1,172 @@
+"""Lists as DESIGN.md has them: `{"items": [...], "next_cursor": "…" | null}`.
+
+A route takes `params: PageParamsDep`, builds its query in a repository, and returns
+`await paginate(session, query, params, order_by=(Model.created_at, Model.id))`.
+
+Pages are keyset pages: the cursor is the sort key of the last item, base64url-encoded JSON, so
+a page never skips or repeats a row when rows are added ahead of it. The last sort column must
+be unique (an id), which makes the order total and stable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import and_, or_
+from sqlalchemy.sql import ColumnElement
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tasdir.errors import Invalid
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+_CURSOR_VERSION = 1
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """The response model of a list: `Page[ExporterPublic]`."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams:
+    """`limit` and `cursor` from the query string; a FastAPI dependency as it stands.
+
+    A limit over 100 fails validation, so the answer is a 422 naming `limit`.
+    """
+
+    def __init__(
+        self,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")
+        ] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None,
+            Query(max_length=1000, description="The `next_cursor` of the previous page."),
+        ] = None,
+    ) -> None:
+        self.limit = limit
+        self.cursor = cursor
+
+    def __repr__(self) -> str:
+        return f"PageParams(limit={self.limit}, cursor={self.cursor!r})"
+
+
+PageParamsDep = Annotated[PageParams, Depends()]
+
+
+def _invalid_cursor(reason: str) -> Invalid:
+    return Invalid(
+        f"invalid cursor: {reason}",
+        kind="invalid-cursor",
+        errors=[{"field": "cursor", "in": "query", "message": reason, "code": "invalid_cursor"}],
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    return value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    payload = json.dumps({"v": _CURSOR_VERSION, "k": [_plain(v) for v in values]})
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, columns: Sequence[Any]) -> list[Any]:
+    """The sort key in `cursor`, typed like `columns`; a 422 for anything malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise _invalid_cursor("not a cursor of this list") from None
+    if not isinstance(payload, dict) or payload.get("v") != _CURSOR_VERSION:
+        raise _invalid_cursor("not a cursor of this list")
+    values = payload.get("k")
+    if not isinstance(values, list) or len(values) != len(columns):
+        raise _invalid_cursor("not a cursor of this list")
+    try:
+        return [_typed(value, column) for value, column in zip(values, columns, strict=True)]
+    except (TypeError, ValueError):
+        raise _invalid_cursor("not a cursor of this list") from None
+
+
+def _typed(value: Any, column: Any) -> Any:
+    if value is None:
+        raise ValueError("a sort key is never null")
+    try:
+        python_type = column.type.python_type
+    except (AttributeError, NotImplementedError):
+        return value
+    if python_type is datetime:
+        return datetime.fromisoformat(value)
+    if python_type is date:
+        return date.fromisoformat(value)
+    if python_type in (UUID, Decimal):
+        return python_type(value)
+    if python_type is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError("expected an integer")
+    if python_type is str and not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
+
+
+def _after(columns: Sequence[Any], values: Sequence[Any], descending: bool) -> ColumnElement[bool]:
+    """`(c1, c2, …) > (v1, v2, …)`, spelled out so that every database reads it the same."""
+    clauses = []
+    for index, column in enumerate(columns):
+        equal = [columns[i] == values[i] for i in range(index)]
+        beyond = column < values[index] if descending else column > values[index]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)
+
+
+async def paginate(
+    session: AsyncSession,
+    query: Any,
+    params: PageParams,
+    *,
+    order_by: Sequence[Any],
+    descending: bool = False,
+) -> Page[Any]:
+    """One keyset page of `query` (a `select(Model)`), ordered by `order_by`."""
+    if not order_by:
+        raise ValueError("a page needs an order; end it with a unique column")
+    if params.cursor is not None:
+        values = decode_cursor(params.cursor, order_by)
+        query = query.where(_after(order_by, values, descending))
+    ordering = [column.desc() if descending else column.asc() for column in order_by]
+    rows = list((await session.exec(query.order_by(*ordering).limit(params.limit + 1))).all())
+    items = rows[: params.limit]
+    next_cursor = None
+    if len(rows) > params.limit:
+        last = items[-1]
+        next_cursor = encode_cursor([getattr(last, column.key) for column in order_by])
+    return Page(items=items, next_cursor=next_cursor)
+
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "Page",
+    "PageParams",
+    "PageParamsDep",
+    "decode_cursor",
+    "encode_cursor",
+    "paginate",
+]
