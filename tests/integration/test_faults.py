@@ -46,7 +46,7 @@ async def write_exporter_events(runtime, n: int, name: str = "e") -> list[str]: 
 @pytest.fixture
 async def pair(rabbit: tuple[str, str], databases) -> AsyncIterator[tuple[Running, str, str]]:  # type: ignore[no-untyped-def]
     """Exporters (no relay: each test drives its own) and matching (consuming)."""
-    vhost, url = rabbit
+    _vhost, url = rabbit
     transport = RabbitTransport(url)
     await transport.connect()
     await transport.declare_topology()
