@@ -69,3 +69,15 @@ def test_each_catalogue_event_reaches_its_design_consumers() -> None:
         }
         assert bound == expected, event_type
     assert service_queue("matching").name == "matching.events"
+
+
+def test_the_deployed_rabbitmq_definitions_match_the_topology_module() -> None:
+    import json
+    from pathlib import Path
+
+    from tasdir.messaging.topology import rabbitmq_definitions
+
+    path = Path(__file__).resolve().parents[3] / "deploy" / "rabbitmq" / "definitions.json"
+    assert json.loads(path.read_text()) == rabbitmq_definitions(), (
+        "regenerate deploy/rabbitmq/definitions.json (see deploy/README.md)"
+    )

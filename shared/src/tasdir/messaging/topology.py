@@ -86,3 +86,41 @@ def _match(pattern: list[str], words: list[str]) -> bool:
     if not words:
         return False
     return (head == "*" or head == words[0]) and _match(rest, words[1:])
+
+
+def rabbitmq_definitions(vhost: str = "/") -> dict[str, Any]:
+    """The topology as a RabbitMQ definitions document, for brokers that load it at boot
+    (`deploy/rabbitmq/definitions.json`). Services still declare it themselves at start-up."""
+    common = {"vhost": vhost, "durable": True, "auto_delete": False}
+    exchanges = [
+        {"name": EVENTS_EXCHANGE, "type": "topic", **common, "internal": False, "arguments": {}},
+        {
+            "name": DEAD_LETTER_EXCHANGE,
+            "type": "direct",
+            **common,
+            "internal": False,
+            "arguments": {},
+        },
+    ]
+    queues: list[dict[str, Any]] = []
+    bindings: list[dict[str, Any]] = []
+
+    def bind(source: str, queue: str, key: str) -> None:
+        bindings.append(
+            {
+                "source": source,
+                "destination": queue,
+                "destination_type": "queue",
+                "routing_key": key,
+                "arguments": {},
+                "vhost": vhost,
+            }
+        )
+
+    for spec in TOPOLOGY:
+        queues.append({"name": spec.dlq_name, **common, "arguments": spec.dlq_arguments()})
+        queues.append({"name": spec.name, **common, "arguments": spec.arguments()})
+        bind(DEAD_LETTER_EXCHANGE, spec.dlq_name, spec.name)
+        for pattern in spec.bindings:
+            bind(EVENTS_EXCHANGE, spec.name, pattern)
+    return {"exchanges": exchanges, "queues": queues, "bindings": bindings}
