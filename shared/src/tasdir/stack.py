@@ -1,0 +1,360 @@
+"""The real topology as processes (`make stack`): every service as its API, its event consumer and
+its outbox relay, against RabbitMQ, Redis and PostgreSQL.
+
+The URLs come from the environment, as for any service process (`TASDIR_AMQP_URL`,
+`TASDIR_REDIS_URL`, `TASDIR_POSTGRES_URL` with `TASDIR_DATABASE_PREFIX`, or per service
+`TASDIR_<SERVICE>_DATABASE_URL`); the defaults point at localhost. The supervisor:
+
+1. checks that the broker, Redis and PostgreSQL answer, and says which one does not;
+2. migrates every service's database, creating it if it is missing (`python -m <svc> migrate`);
+3. starts the nine children, each in a session of its own, so that a Ctrl-C reaches the
+   supervisor only and the shutdown is orderly;
+4. waits until each API answers `/readyz`, then prints each service's base URL on stdout;
+5. passes every child's log line to stderr, prefixed with `<service>.<process> |`, and with
+   `--log-dir` also writes it to `<log dir>/<service>-<process>.log`;
+6. on SIGINT or SIGTERM stops the children (SIGTERM, a grace period, then SIGKILL) and exits 0.
+   If a child dies, or an API is not ready in time, it stops the others and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+
+from tasdir.settings import SERVICES, Settings, get_settings
+
+PROCESSES = ("api", "consumer", "relay")
+DEFAULT_BASE_PORT = 8001
+_LINE_LIMIT = 4 * 1024 * 1024  # a JSON log line with a long traceback still fits
+
+
+class StackError(Exception):
+    """The stack cannot start; the message says why."""
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    ports: dict[str, int]
+    host: str = "127.0.0.1"
+    log_dir: Path | None = None
+    ready_timeout: float = 60.0
+    stop_grace: float = 10.0
+
+
+@dataclass
+class Child:
+    service: str
+    process: str
+    argv: list[str]
+    proc: asyncio.subprocess.Process | None = None
+    pump: asyncio.Task[None] | None = None
+    log_file: IO[str] | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.service}.{self.process}"
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+
+def say(message: str) -> None:
+    print(f"stack | {message}", file=sys.stderr, flush=True)
+
+
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+async def _spawn(child: Child, log_dir: Path | None) -> None:
+    if log_dir is not None:
+        child.log_file = (log_dir / f"{child.service}-{child.process}.log").open(
+            "a", encoding="utf-8"
+        )
+    child.proc = await asyncio.create_subprocess_exec(
+        *child.argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=_child_env(),
+        start_new_session=True,
+        limit=_LINE_LIMIT,
+    )
+    child.pump = asyncio.create_task(_pump(child), name=f"pump-{child.label}")
+
+
+async def _pump(child: Child) -> None:
+    """Copy a child's output, line by line, to our stderr (prefixed) and to its log file."""
+    assert child.proc is not None and child.proc.stdout is not None
+    prefix = f"{child.label} | "
+    while True:
+        try:
+            raw = await child.proc.stdout.readline()
+        except ValueError:  # a line longer than the limit: pass what we have
+            raw = await child.proc.stdout.read(_LINE_LIMIT)
+        if not raw:
+            break
+        line = raw.decode("utf-8", errors="replace").rstrip("\n")
+        sys.stderr.write(prefix + line + "\n")
+        sys.stderr.flush()
+        if child.log_file is not None:
+            child.log_file.write(line + "\n")
+            child.log_file.flush()
+    if child.log_file is not None:
+        child.log_file.close()
+
+
+def _service_argv(service: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", service, *args]
+
+
+def _endpoints(settings: Settings) -> list[tuple[str, str, int]]:
+    """(what, host, port) of each dependency, to say which one is missing."""
+    found: list[tuple[str, str, int]] = []
+    amqp = urlsplit(settings.amqp_url)
+    found.append(("RabbitMQ (TASDIR_AMQP_URL)", amqp.hostname or "127.0.0.1", amqp.port or 5672))
+    redis = urlsplit(settings.redis_url)
+    found.append(("Redis (TASDIR_REDIS_URL)", redis.hostname or "127.0.0.1", redis.port or 6379))
+    seen: set[tuple[str, int]] = set()
+    for service in SERVICES:
+        url = make_url(settings.database_url(service))
+        if url.get_backend_name() != "postgresql":
+            continue
+        address = (url.host or "127.0.0.1", url.port or 5432)
+        if address not in seen:
+            seen.add(address)
+            found.append((f"PostgreSQL of {service}", *address))
+    return found
+
+
+async def check_dependencies(settings: Settings, connect_timeout: float = 3.0) -> None:
+    missing = []
+    for what, host, port in _endpoints(settings):
+        try:
+            _reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port), timeout=connect_timeout
+            )
+        except (OSError, TimeoutError):
+            missing.append(f"{what} at {host}:{port}")
+            continue
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    if missing:
+        raise StackError("unreachable: " + "; ".join(missing))
+
+
+async def migrate_all(log_dir: Path | None) -> None:
+    """Migrate every service's database, creating it if it is missing; all at once."""
+
+    async def migrate(service: str) -> None:
+        child = Child(service, "migrate", _service_argv(service, "migrate"))
+        await _spawn(child, log_dir)
+        assert child.proc is not None and child.pump is not None
+        try:
+            code = await child.proc.wait()
+        except asyncio.CancelledError:
+            _signal(child, signal.SIGTERM)
+            raise
+        await child.pump
+        if code != 0:
+            raise StackError(f"migrating {service} failed with exit code {code}")
+        say(f"{service}: database migrated")
+
+    await asyncio.gather(*(migrate(service) for service in SERVICES))
+
+
+async def http_status(host: str, port: int, path: str, wait: float = 2.0) -> int | None:
+    """The status code of `GET path`, or None if nothing answers (stdlib only)."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), wait)
+    except (OSError, TimeoutError):
+        return None
+    try:
+        request = f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+        writer.write(request.encode("ascii"))
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), wait)
+        parts = status_line.split()
+        return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
+    except (OSError, TimeoutError):
+        return None
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def wait_ready(options: StackOptions, children: Sequence[Child]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + options.ready_timeout
+    pending = dict(options.ports)
+    while pending:
+        for child in children:
+            if not child.alive:
+                raise StackError(f"{child.label} exited before the stack was ready")
+        for service, port in list(pending.items()):
+            if await http_status(options.host, port, "/readyz") == 200:
+                say(f"{service}: ready")
+                del pending[service]
+        if not pending:
+            return
+        if loop.time() > deadline:
+            names = ", ".join(pending)
+            raise StackError(f"not ready within {options.ready_timeout:.0f}s: {names}")
+        await asyncio.sleep(0.25)
+
+
+def _signal(child: Child, sig: signal.Signals) -> None:
+    if child.alive and child.proc is not None:
+        # Each child leads its own process group: signal the group, grandchildren included.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.proc.pid, sig)
+
+
+async def stop_all(children: Sequence[Child], grace: float) -> None:
+    for child in children:
+        _signal(child, signal.SIGTERM)
+    waits = [child.proc.wait() for child in children if child.proc is not None]
+    try:
+        await asyncio.wait_for(asyncio.gather(*waits), timeout=grace)
+    except TimeoutError:
+        for child in children:
+            if child.alive:
+                say(f"{child.label} did not stop within {grace:.0f}s; killing it")
+                _signal(child, signal.SIGKILL)
+        await asyncio.gather(*(c.proc.wait() for c in children if c.proc is not None))
+    pumps = [child.pump for child in children if child.pump is not None]
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*pumps, return_exceptions=True), timeout=5)
+
+
+async def _until_stopped(stop: asyncio.Event, work: asyncio.Future[None]) -> bool:
+    """Run `work` unless `stop` comes first; True if it was stopped."""
+    stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    racing: list[asyncio.Future[Any]] = [work, stopping]
+    done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+    if work in done:
+        stopping.cancel()
+        work.result()
+        return False
+    work.cancel()
+    with contextlib.suppress(asyncio.CancelledError, StackError):
+        await work
+    return True
+
+
+async def run_stack(options: StackOptions, settings: Settings | None = None) -> int:
+    settings = settings or get_settings()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if options.log_dir is not None:
+        options.log_dir.mkdir(parents=True, exist_ok=True)
+
+    children: list[Child] = []
+    try:
+        await check_dependencies(settings)
+        if await _until_stopped(stop, asyncio.ensure_future(migrate_all(options.log_dir))):
+            return 0
+        for service in SERVICES:
+            for process in PROCESSES:
+                extra = ["--host", options.host, "--port", str(options.ports[service])]
+                argv = _service_argv(service, process, *(extra if process == "api" else []))
+                child = Child(service, process, argv)
+                children.append(child)
+                await _spawn(child, options.log_dir)
+        say(f"started {len(children)} processes; waiting for /readyz")
+        if await _until_stopped(stop, asyncio.ensure_future(wait_ready(options, children))):
+            return 0
+        print("Tasdir stack is running:", flush=True)
+        for service in SERVICES:
+            print(f"  {service}: http://{options.host}:{options.ports[service]}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+
+        exits = {
+            asyncio.ensure_future(child.proc.wait()): child
+            for child in children
+            if child.proc is not None
+        }
+        stopping = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({*exits, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        for task in exits:
+            task.cancel()
+        if stopping in done and stop.is_set():
+            say("stopping")
+            return 0
+        dead = [exits[task] for task in done if task in exits]
+        for child in dead:
+            assert child.proc is not None
+            say(f"{child.label} exited with code {child.proc.returncode}; stopping the stack")
+        return 1
+    except StackError as exc:
+        say(f"error: {exc}")
+        return 1
+    finally:
+        await stop_all(children, options.stop_grace)
+        say("every process has stopped")
+
+
+def _ports(base: int, overrides: Sequence[str]) -> dict[str, int]:
+    ports = {service: base + offset for offset, service in enumerate(SERVICES)}
+    for item in overrides:
+        service, _, port = item.partition("=")
+        if service not in ports or not port.isdigit():
+            raise ValueError(f"--port takes SERVICE=PORT with SERVICE in {', '.join(SERVICES)}")
+        ports[service] = int(port)
+    if len(set(ports.values())) != len(ports):
+        raise ValueError(f"two services on one port: {ports}")
+    return ports
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tasdir.stack",
+        description="Run every service as API, consumer and relay processes.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=int(os.environ.get("STACK_PORT", DEFAULT_BASE_PORT)),
+        help="the API of the first service; the others follow (default 8001, 8002, 8003)",
+    )
+    parser.add_argument(
+        "--port", action="append", default=[], metavar="SERVICE=PORT", help="override one port"
+    )
+    parser.add_argument("--log-dir", type=Path, default=None, help="also write each log here")
+    parser.add_argument("--ready-timeout", type=float, default=60.0)
+    parser.add_argument("--stop-grace", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    try:
+        ports = _ports(args.base_port, args.port)
+    except ValueError as exc:
+        parser.error(str(exc))
+    options = StackOptions(
+        ports=ports,
+        host=args.host,
+        log_dir=args.log_dir,
+        ready_timeout=args.ready_timeout,
+        stop_grace=args.stop_grace,
+    )
+    return asyncio.run(run_stack(options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
