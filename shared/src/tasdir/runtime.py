@@ -14,7 +14,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter
 from sqlalchemy import MetaData, text
@@ -30,6 +30,7 @@ from tasdir.messaging.rabbit import RabbitTransport
 from tasdir.messaging.relay import OutboxRelay
 from tasdir.messaging.topology import service_queue
 from tasdir.messaging.transport import Subscription, Transport
+from tasdir.metrics import MeteredTransport, consumer_outcomes
 from tasdir.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,16 +73,19 @@ class ServiceRuntime:
         await migrate(self.definition.migrations_dir, self.database_url)
 
     def relay(self) -> OutboxRelay:
+        # The relay publishes through a transport that counts each event by type and outcome.
         return OutboxRelay(
             self.sessions,
             self.definition.tables.outbox,
-            self.transport,
+            cast(Transport, MeteredTransport(self.transport, self.name)),
             batch_size=self.settings.relay_batch_size,
             max_attempts=self.settings.relay_max_attempts,
         )
 
     def consumer(self) -> EventConsumer[Any]:
-        return EventConsumer(self.name, self.uow, self.definition.handlers)
+        return EventConsumer(
+            self.name, self.uow, self.definition.handlers, on_outcome=consumer_outcomes(self.name)
+        )
 
     async def subscribe(self) -> Subscription:
         queue = service_queue(self.name).name

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tasdir.api import uow_for
 from tasdir.auth import Principal, require_roles
 from tasdir.errors import NotFound
+from tasdir.idempotency import IdempotentRequest, idempotency_for
 
 from exporters.adapters.orm import Exporter
 from exporters.service_layer import services
@@ -18,6 +19,7 @@ from exporters.service_layer.uow import ExportersUnitOfWork
 router = APIRouter(prefix="/v1/exporters", tags=["exporters"])
 UoW = Annotated[ExportersUnitOfWork, Depends(uow_for("exporters"))]
 ExporterPrincipal = Annotated[Principal, Depends(require_roles("exporter"))]
+Idempotency = Annotated[IdempotentRequest | None, Depends(idempotency_for("exporters"))]
 
 
 class ExporterCreate(BaseModel):
@@ -43,10 +45,11 @@ class ExporterPublic(BaseModel):
 
 @router.post("", status_code=201, response_model=ExporterPublic)
 async def register_exporter(
-    body: ExporterCreate, principal: ExporterPrincipal, uow: UoW
+    body: ExporterCreate, principal: ExporterPrincipal, uow: UoW, idempotency: Idempotency
 ) -> ExporterPublic:
     command = services.RegisterExporter(org=principal.org, **body.model_dump())
-    return ExporterPublic.of(await services.register_exporter(command, uow))
+    exporter = await services.register_exporter(command, uow, idempotency=idempotency)
+    return ExporterPublic.of(exporter)
 
 
 @router.get("/me", response_model=ExporterPublic)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tasdir.contracts import events, utcnow
 from tasdir.errors import Conflict, Invalid
@@ -10,6 +11,9 @@ from tasdir.errors import Conflict, Invalid
 from exporters.adapters.orm import Exporter
 from exporters.domain.exporter import is_valid_ice
 from exporters.service_layer.uow import ExportersUnitOfWork
+
+if TYPE_CHECKING:
+    from tasdir.idempotency import IdempotentRequest
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,12 @@ def snapshot(exporter: Exporter) -> dict[str, object]:
     }
 
 
-async def register_exporter(command: RegisterExporter, uow: ExportersUnitOfWork) -> Exporter:
+async def register_exporter(
+    command: RegisterExporter,
+    uow: ExportersUnitOfWork,
+    *,
+    idempotency: IdempotentRequest | None = None,
+) -> Exporter:
     if not is_valid_ice(command.ice):
         raise Invalid("ice must be 15 digits", kind="invalid-ice")
     if await uow.exporters.by_org(command.org) is not None:
@@ -55,5 +64,8 @@ async def register_exporter(command: RegisterExporter, uow: ExportersUnitOfWork)
         aggregate_id=exporter.id,
         aggregate_version=exporter.version,
     )
+    if idempotency is not None:
+        # The stored response commits with the exporter, or neither does.
+        idempotency.record(uow, snapshot(exporter))
     await uow.commit()
     return exporter

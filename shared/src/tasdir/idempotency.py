@@ -1,0 +1,259 @@
+"""`Idempotency-Key` on POSTs: the stored response in the database, the in-flight lock in Redis.
+
+A route opts in with a dependency, and its use case records the response before it commits:
+
+    Idempotency = Annotated[IdempotentRequest | None, Depends(idempotency_for("exporters"))]
+
+    @router.post("", status_code=201)
+    async def register(body: ..., principal: ..., uow: UoW, idempotency: Idempotency): ...
+        # in the use case, before `await uow.commit()`:
+        if idempotency is not None:
+            idempotency.record(uow, response_body)
+
+The dependency, for a request that carries a key:
+1. takes the Redis lock `<prefix>idempotency:<service>:<sub>:<key>` (SET NX PX); a concurrent
+   duplicate finds it taken and gets 409;
+2. looks the key up in the service's `idempotency_key` table: a stored response with the same
+   request hash is replayed (same status and body, `Idempotent-Replayed: true`) and the use
+   case never runs; another hash is a 422;
+3. otherwise lets the route run, and releases the lock afterwards.
+
+The row is written in the business transaction, so the write and its stored response commit or
+vanish together. Its primary key `(principal, key)` still refuses a second commit if the lock
+was lost (Redis down or the lock expired); that request then gets the stored answer too.
+Failed requests store nothing: a retry with the same key runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import Response
+from pydantic_core import to_jsonable_python
+from redis.exceptions import WatchError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from tasdir.auth import Principal, current_principal
+from tasdir.contracts import utcnow
+from tasdir.db.uow import UnitOfWork
+from tasdir.errors import Conflict, Invalid
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+
+
+def canonical_body(body: bytes) -> bytes:
+    """JSON with sorted keys and no spaces, so that formatting never changes the hash."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    digest.update(method.upper().encode() + b"\n" + path.encode() + b"\n")
+    digest.update(canonical_body(body))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """A request that carries an `Idempotency-Key`, handed to the use case."""
+
+    principal: str
+    key: str
+    request_hash: str
+    status: int  # the route's success status, stored with the body
+    model: Any  # the service's `idempotency_key` table
+
+    def record(self, uow: UnitOfWork, body: Any) -> None:
+        """Store the response in the unit of work's transaction; call before `uow.commit()`.
+
+        `body` is what the route answers (a model or plain data); it is stored as JSON.
+        """
+        uow.session.add(
+            self.model(
+                principal=self.principal,
+                key=self.key,
+                request_hash=self.request_hash,
+                status=self.status,
+                body=json.dumps(to_jsonable_python(body), separators=(",", ":")),
+                created_at=utcnow(),
+            )
+        )
+
+
+class IdempotentReplay(Exception):
+    """Answers the stored response instead of running the route again."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+async def _replay(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IdempotentReplay)
+    return Response(
+        exc.body,
+        status_code=exc.status,
+        media_type="application/json",
+        headers={REPLAYED_HEADER: "true"},
+    )
+
+
+def install_idempotency(app: FastAPI) -> None:
+    app.add_exception_handler(IdempotentReplay, _replay)
+
+
+def _key_problem(message: str, kind: str, status: int = 422) -> Invalid | Conflict:
+    error = {"field": IDEMPOTENCY_HEADER, "in": "header", "message": message, "code": kind}
+    if status == 409:
+        return Conflict(message, kind=kind, errors=[error])
+    return Invalid(message, kind=kind, errors=[error])
+
+
+class InFlightLock:
+    """SET NX PX on `name`, released only by its holder."""
+
+    def __init__(self, redis: Any, name: str, ttl_ms: int) -> None:
+        self.redis = redis
+        self.name = name
+        self.ttl_ms = ttl_ms
+        self.token = secrets.token_hex(16)
+
+    async def acquire(self) -> bool:
+        return bool(await self.redis.set(self.name, self.token, nx=True, px=self.ttl_ms))
+
+    async def release(self) -> None:
+        """Delete the lock only if it is still ours: once expired, it may be another's.
+
+        WATCH/MULTI rather than a Lua script, which fakeredis runs only with an extra package.
+        """
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(self.name)
+                value = await pipe.get(self.name)
+                if value in (self.token, self.token.encode()):
+                    pipe.multi()
+                    pipe.delete(self.name)
+                    await pipe.execute()
+                else:
+                    await pipe.unwatch()
+        except WatchError:
+            pass  # it changed hands meanwhile: not ours to delete
+        except Exception:
+            log.warning("could not release idempotency lock %s", self.name, exc_info=True)
+
+
+async def _stored(request: Request, service: str, principal: str, key: str) -> Any:
+    runtime = request.app.state.runtimes[service]
+    model = runtime.definition.tables.idempotency
+    query = select(model).where(col(model.principal) == principal, col(model.key) == key)
+    async with runtime.sessions() as session:
+        return (await session.exec(query)).first()
+
+
+def _answer_from(stored: Any, request_hash: str) -> Exception:
+    if stored.request_hash != request_hash:
+        return _key_problem(
+            "this Idempotency-Key was used for another request", "idempotency-key-reused"
+        )
+    return IdempotentReplay(stored.status, stored.body)
+
+
+def idempotency_for(
+    service: str,
+) -> Callable[..., AsyncIterator[IdempotentRequest | None]]:
+    """The dependency of an idempotent POST of `service`: None when no key was sent."""
+
+    async def dependency(
+        request: Request,
+        principal: Annotated[Principal, Depends(current_principal)],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias=IDEMPOTENCY_HEADER,
+                description="Retry safely: the same key and body answer the first response.",
+            ),
+        ] = None,
+    ) -> AsyncIterator[IdempotentRequest | None]:
+        if idempotency_key is None:
+            yield None
+            return
+        if not _VALID_KEY.match(idempotency_key):
+            raise _key_problem(
+                "Idempotency-Key must be 1 to 255 printable ASCII characters",
+                "invalid-idempotency-key",
+            )
+        state = request.app.state
+        runtime = state.runtimes[service]
+        route = request.scope.get("route")
+        idempotent = IdempotentRequest(
+            principal=principal.sub,
+            key=idempotency_key,
+            request_hash=request_hash(request.method, request.url.path, await request.body()),
+            status=getattr(route, "status_code", None) or 200,
+            model=runtime.definition.tables.idempotency,
+        )
+        lock: InFlightLock | None = None
+        redis = getattr(state, "redis", None)
+        if redis is not None:
+            name = f"{state.settings.redis_prefix}idempotency:{service}:{principal.sub}:"
+            lock = InFlightLock(redis, name + idempotency_key, state.settings.idempotency_lock_ms)
+            try:
+                acquired = await lock.acquire()
+            except Exception:
+                # Without Redis the primary key still keeps the write single.
+                log.warning("idempotency lock unavailable", exc_info=True)
+                acquired, lock = True, None
+            if not acquired:
+                raise _key_problem(
+                    "a request with this Idempotency-Key is in progress; retry later",
+                    "idempotency-in-flight",
+                    status=409,
+                )
+        try:
+            stored = await _stored(request, service, principal.sub, idempotency_key)
+            if stored is not None:
+                raise _answer_from(stored, idempotent.request_hash)
+            try:
+                yield idempotent
+            except IntegrityError:
+                # A duplicate that got past the lock committed first: answer as it did.
+                stored = await _stored(request, service, principal.sub, idempotency_key)
+                if stored is None:
+                    raise
+                raise _answer_from(stored, idempotent.request_hash) from None
+        finally:
+            if lock is not None:
+                await lock.release()
+
+    return dependency
+
+
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "REPLAYED_HEADER",
+    "IdempotentReplay",
+    "IdempotentRequest",
+    "InFlightLock",
+    "canonical_body",
+    "idempotency_for",
+    "install_idempotency",
+    "request_hash",
+]

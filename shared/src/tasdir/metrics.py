@@ -1,0 +1,217 @@
+"""Prometheus metrics of every Tasdir process, served on `/metrics` by `create_app`.
+
+The metric objects live here, once per process: the embedded mode runs three services in one
+process, so the `service` label tells them apart instead of a registry per service.
+
+- `tasdir_http_request_duration_seconds{method, route, status}`: `route` is the route template
+  (`/v1/exporters/{id}`), never the raw path, so ids do not blow up the label set.
+- `tasdir_events_published_total{service, event_type, outcome}`: counted by the relay's
+  transport (`MeteredTransport`); outcome is published, unroutable, rejected, unavailable
+  or error.
+- `tasdir_events_consumed_total{service, event_type, outcome}`: the consumer's `on_outcome`
+  (consumed, duplicate, ignored, requeued, dead_lettered).
+- `tasdir_events_dead_lettered_total{service, event_type, outcome}`: the dead-lettered subset.
+- `tasdir_outbox_lag_seconds{service}`, `tasdir_outbox_pending{service}`,
+  `tasdir_outbox_parked{service}`: read from the outbox at scrape time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from sqlalchemy import func
+from sqlmodel import col, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tasdir.messaging.transport import (
+    OutgoingMessage,
+    PublishRejected,
+    Transport,
+    TransportUnavailable,
+    Unroutable,
+)
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", Counter, Gauge, Histogram)
+
+
+def _metric(kind: type[M], name: str, documentation: str, labels: Iterable[str], **kw: Any) -> M:
+    """Register `name` once per process, even if this module is imported twice."""
+    existing = getattr(REGISTRY, "_names_to_collectors", {}).get(name)
+    if isinstance(existing, kind):
+        return existing
+    return kind(name, documentation, list(labels), **kw)
+
+
+HTTP_LATENCY = _metric(
+    Histogram,
+    "tasdir_http_request_duration_seconds",
+    "HTTP request latency, by method, route template and status.",
+    ("method", "route", "status"),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+EVENTS_PUBLISHED = _metric(
+    Counter,
+    "tasdir_events_published",
+    "Outbox events handed to the broker by the relay, by outcome.",
+    ("service", "event_type", "outcome"),
+)
+EVENTS_CONSUMED = _metric(
+    Counter,
+    "tasdir_events_consumed",
+    "Deliveries settled by a service's consumer, by outcome.",
+    ("service", "event_type", "outcome"),
+)
+EVENTS_DEAD_LETTERED = _metric(
+    Counter,
+    "tasdir_events_dead_lettered",
+    "Deliveries a consumer sent to its dead-letter queue.",
+    ("service", "event_type", "outcome"),
+)
+OUTBOX_LAG = _metric(
+    Gauge,
+    "tasdir_outbox_lag_seconds",
+    "Age of the oldest outbox event not yet sent (0 when none waits).",
+    ("service",),
+)
+OUTBOX_PENDING = _metric(
+    Gauge, "tasdir_outbox_pending", "Outbox events not yet sent.", ("service",)
+)
+OUTBOX_PARKED = _metric(
+    Gauge, "tasdir_outbox_parked", "Outbox events set aside after repeated failures.", ("service",)
+)
+
+
+class MetricsMiddleware:
+    """Pure ASGI: times each HTTP request and labels it with the matched route's template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            HTTP_LATENCY.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - started
+            )
+
+
+def consumer_outcomes(service: str) -> Callable[[str, str], None]:
+    """The `on_outcome` callback of `service`'s `EventConsumer`."""
+
+    def on_outcome(event_type: str, outcome: str) -> None:
+        EVENTS_CONSUMED.labels(service, event_type, outcome).inc()
+        if outcome == "dead_lettered":
+            EVENTS_DEAD_LETTERED.labels(service, event_type, outcome).inc()
+
+    return on_outcome
+
+
+class MeteredTransport:
+    """Wraps the relay's transport to count each publish by event type and outcome."""
+
+    def __init__(self, transport: Transport, service: str) -> None:
+        self._transport = transport
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        outcome = "published"
+        try:
+            await self._transport.publish(message)
+        except Unroutable:
+            outcome = "unroutable"
+            raise
+        except PublishRejected:
+            outcome = "rejected"
+            raise
+        except TransportUnavailable:
+            outcome = "unavailable"
+            raise
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            EVENTS_PUBLISHED.labels(self._service, message.routing_key, outcome).inc()
+
+
+async def refresh_outbox_gauges(runtimes: Iterable[Any]) -> None:
+    """Read each service's outbox now, so the gauges are as fresh as the scrape."""
+    for runtime in runtimes:
+        outbox = runtime.definition.tables.outbox
+        unsent = col(outbox.sent_at).is_(None)
+        try:
+            async with runtime.sessions() as session:
+                oldest, pending = (
+                    await session.exec(
+                        select(func.min(outbox.created_at), func.count()).where(
+                            unsent, col(outbox.parked_at).is_(None)
+                        )
+                    )
+                ).one()
+                parked = (
+                    await session.exec(
+                        select(func.count()).where(unsent, col(outbox.parked_at).is_not(None))
+                    )
+                ).one()
+        except Exception:
+            log.warning("outbox of %s unreadable for metrics", runtime.name, exc_info=True)
+            continue
+        lag = 0.0
+        if oldest is not None:
+            if oldest.tzinfo is None:  # SQLite gives naive UTC
+                oldest = oldest.replace(tzinfo=UTC)
+            lag = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        OUTBOX_LAG.labels(runtime.name).set(lag)
+        OUTBOX_PENDING.labels(runtime.name).set(pending)
+        OUTBOX_PARKED.labels(runtime.name).set(parked)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text exposition of this process's registry, and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+__all__ = [
+    "EVENTS_CONSUMED",
+    "EVENTS_DEAD_LETTERED",
+    "EVENTS_PUBLISHED",
+    "HTTP_LATENCY",
+    "OUTBOX_LAG",
+    "OUTBOX_PARKED",
+    "OUTBOX_PENDING",
+    "MeteredTransport",
+    "MetricsMiddleware",
+    "consumer_outcomes",
+    "exposition",
+    "refresh_outbox_gauges",
+]
