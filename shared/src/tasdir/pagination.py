@@ -21,7 +21,8 @@ from uuid import UUID
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import and_, or_
+from sqlalchemy import String, and_, or_
+from sqlalchemy import column as sql_column
 from sqlalchemy.sql import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -160,6 +161,20 @@ async def paginate(
     return Page(items=items, next_cursor=next_cursor)
 
 
+def paginate_sequence(items: Sequence[T], params: PageParams, *, key: Any) -> Page[T]:
+    """One page of an in-memory list (reference data), ordered by the unique string `key`."""
+    ordered = sorted(items, key=key)
+    if params.cursor is not None:
+        (after,) = decode_cursor(params.cursor, [_STRING_KEY])
+        ordered = [item for item in ordered if key(item) > after]
+    page = ordered[: params.limit]
+    more = len(ordered) > params.limit
+    return Page(items=page, next_cursor=encode_cursor([key(page[-1])]) if more else None)
+
+
+_STRING_KEY = sql_column("key", String())
+
+
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
@@ -169,4 +184,5 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "paginate",
+    "paginate_sequence",
 ]

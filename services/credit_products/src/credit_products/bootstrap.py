@@ -7,6 +7,7 @@ from pathlib import Path
 from tasdir.runtime import ServiceDefinition
 
 from credit_products.adapters import orm
+from credit_products.entrypoints.reference import router as reference_router
 from credit_products.service_layer.uow import CreditProductsUnitOfWork
 
 definition = ServiceDefinition(
@@ -16,5 +17,5 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "adapters" / "migrations",
     uow_class=CreditProductsUnitOfWork,
     handlers={},
-    routers=(),
+    routers=(reference_router,),
 )
