@@ -93,6 +93,7 @@ async def _spawn(child: Child, log_dir: Path | None) -> None:
         limit=_LINE_LIMIT,
     )
     child.pump = asyncio.create_task(_pump(child), name=f"pump-{child.label}")
+    say(f"{child.label} started (pid {child.proc.pid})")
 
 
 async def _pump(child: Child) -> None:
