@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from support import infra
@@ -15,7 +15,7 @@ def rabbit() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture
-async def databases() -> AsyncIterator[Callable[[], object]]:
+async def databases() -> AsyncIterator[infra.DatabaseFactory]:
     """A factory of fresh PostgreSQL databases; all are dropped after the test."""
     created: list[str] = []
 

@@ -11,6 +11,7 @@ from matching.bootstrap import definition as matching
 from matching.service_layer.handlers import project_exporter
 from support import infra
 from support.events import exporter_event
+from support.infra import DatabaseFactory
 from support.system import Running, count, running
 from tasdir.contracts import Envelope, events
 from tasdir.messaging import OutgoingMessage, RabbitTransport, service_queue
@@ -27,7 +28,7 @@ async def fails_on_poison(envelope: Envelope, event: Any, uow: Any) -> None:
 
 
 @pytest.fixture
-async def system(rabbit: tuple[str, str], databases) -> AsyncIterator[Running]:  # type: ignore[no-untyped-def]
+async def system(rabbit: tuple[str, str], databases: DatabaseFactory) -> AsyncIterator[Running]:
     calls.clear()
     _vhost, url = rabbit
     transport = RabbitTransport(url)

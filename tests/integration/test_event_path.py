@@ -13,6 +13,7 @@ from matching.bootstrap import definition as matching
 from sqlmodel import select
 from support import infra
 from support.events import exporter_event
+from support.infra import DatabaseFactory
 from support.system import Running, count, running
 from tasdir.api import create_app
 from tasdir.auth import issue_token
@@ -23,7 +24,7 @@ SETTINGS = Settings(environment="test")
 
 
 @pytest.fixture
-async def system(rabbit: tuple[str, str], databases) -> AsyncIterator[Running]:  # type: ignore[no-untyped-def]
+async def system(rabbit: tuple[str, str], databases: DatabaseFactory) -> AsyncIterator[Running]:
     _vhost, url = rabbit
     transport = RabbitTransport(url)
     await transport.connect()

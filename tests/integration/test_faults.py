@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 from exporters.bootstrap import definition as exporters
-from exporters.service_layer.uow import ExportersUnitOfWork
 from matching.adapters.orm import ExporterProjection
 from matching.bootstrap import definition as matching
 from sqlmodel import col, select
 from support import infra
 from support.events import exporter_event
-from support.system import Running, count, running
-from tasdir.contracts import events, utcnow
+from support.infra import DatabaseFactory
+from support.system import Running, count, running, write_exporter_events
+from tasdir.contracts import utcnow
 from tasdir.messaging import OutgoingMessage, RabbitTransport, Unroutable
 from tasdir.settings import Settings
 
@@ -26,25 +26,10 @@ SETTINGS = Settings(environment="test", relay_max_attempts=2)
 VICTIM = Path(__file__).with_name("relay_victim.py")
 
 
-async def write_exporter_events(runtime, n: int, name: str = "e") -> list[str]:  # type: ignore[no-untyped-def]
-    """Commit `n` registration events in the exporters outbox, one transaction each."""
-    ids = []
-    for i in range(n):
-        envelope = exporter_event(events.ExporterRegistered, name=f"{name}{i}")
-        async with runtime.uow() as uow:
-            assert isinstance(uow, ExportersUnitOfWork)
-            uow.outbox.add(
-                envelope.event(),
-                aggregate_id=envelope.aggregate_id,
-                aggregate_version=1,
-            )
-            await uow.commit()
-        ids.append(envelope.aggregate_id)
-    return ids
-
-
 @pytest.fixture
-async def pair(rabbit: tuple[str, str], databases) -> AsyncIterator[tuple[Running, str, str]]:  # type: ignore[no-untyped-def]
+async def pair(
+    rabbit: tuple[str, str], databases: DatabaseFactory
+) -> AsyncIterator[tuple[Running, str, str]]:
     """Exporters (no relay: each test drives its own) and matching (consuming)."""
     _vhost, url = rabbit
     transport = RabbitTransport(url)

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Awaitable, Callable
 from uuid import uuid4
 
 import asyncpg
@@ -108,3 +109,6 @@ async def eventually(predicate, timeout: float = 30.0, interval: float = 0.05): 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
         await asyncio.sleep(interval)
+
+
+DatabaseFactory = Callable[[], Awaitable[str]]

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import func, select
+from tasdir.contracts import events
 from tasdir.messaging.transport import Subscription, Transport
 from tasdir.runtime import ServiceDefinition, ServiceRuntime
 from tasdir.settings import Settings
+
+from support.events import exporter_event
 
 
 @dataclass
@@ -66,3 +69,19 @@ async def count(runtime: ServiceRuntime, model: Any, *where: Any) -> int:
         for condition in where:
             query = query.where(condition)
         return int((await session.exec(query)).one())
+
+
+async def write_exporter_events(runtime, n: int, name: str = "e") -> list[str]:  # type: ignore[no-untyped-def]
+    """Commit `n` registration events in the exporters outbox, one transaction each."""
+    ids = []
+    for i in range(n):
+        envelope = exporter_event(events.ExporterRegistered, name=f"{name}{i}")
+        async with runtime.uow() as uow:
+            uow.outbox.add(
+                envelope.event(),
+                aggregate_id=envelope.aggregate_id,
+                aggregate_version=1,
+            )
+            await uow.commit()
+        ids.append(envelope.aggregate_id)
+    return ids

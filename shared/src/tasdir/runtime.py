@@ -183,17 +183,42 @@ async def run_api(definition: ServiceDefinition, settings: Settings, host: str, 
     await server.serve()
 
 
+async def _operate(definition: ServiceDefinition, settings: Settings, args: Any) -> None:
+    from tasdir import ops
+
+    runtime = await _connected(definition, settings)
+    try:
+        if args.process == "republish":
+            count = await ops.republish(runtime, args.type, to_service=args.to_service)
+            print(f"republished {count} events of {definition.name} matching {args.type!r}")
+        else:
+            count = await ops.forget_events(runtime, args.type)
+            print(f"{definition.name} forgot {count} consumed events matching {args.type!r}")
+    finally:
+        await runtime.transport.close()
+        await runtime.dispose()
+
+
 def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> None:
-    """`python -m <service> api|consumer|relay|migrate [--port N]`."""
+    """`python -m <service> api|consumer|relay|migrate|republish|forget-events`."""
     import argparse
 
     from tasdir.observability import configure_logging
     from tasdir.settings import get_settings
 
     parser = argparse.ArgumentParser(prog=definition.name)
-    parser.add_argument("process", choices=["api", "consumer", "relay", "migrate"])
+    parser.add_argument(
+        "process",
+        choices=["api", "consumer", "relay", "migrate", "republish", "forget-events"],
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--type", default="#", help="event types, in topic syntax (republish, forget-events)"
+    )
+    parser.add_argument(
+        "--to-service", default=None, help="republish into this service's queue only"
+    )
     args = parser.parse_args(argv)
     configure_logging(f"{definition.name}.{args.process}")
     settings = get_settings()
@@ -203,5 +228,7 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> No
         asyncio.run(run_consumer(definition, settings))
     elif args.process == "relay":
         asyncio.run(run_relay(definition, settings))
-    else:
+    elif args.process == "migrate":
         asyncio.run(migrate(definition.migrations_dir, settings.database_url(definition.name)))
+    else:
+        asyncio.run(_operate(definition, settings, args))
