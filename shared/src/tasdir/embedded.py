@@ -200,8 +200,9 @@ async def serve(host: str, port: int, data_dir: Path, settings: Settings) -> Non
     import uvicorn
 
     app = build_app(data_dir, settings)
+    # The access log runs inside the request's context, so each line carries its correlation id.
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True)
     )
     serving = asyncio.create_task(server.serve())
     # The banner waits until the port is listening, so its URLs answer at once; uvicorn

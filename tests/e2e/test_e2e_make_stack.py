@@ -1,0 +1,126 @@
+"""`make stack`: nine processes on real RabbitMQ, Redis and PostgreSQL. One registration goes
+from the exporters API, through its relay and the broker, into matching's projection, and its
+correlation id shows in both services' logs. Ctrl-C stops every process and exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+import asyncpg
+import httpx
+import pytest
+from e2e.processes import Started, clean_env, free_port, pid_alive, wait_for_status, wait_for_text
+from support import infra
+from tasdir.devtoken import dev_identity, dev_token
+from tasdir.settings import SERVICES, Settings
+
+STARTED = re.compile(r"^stack \| (\w+)\.(\w+) started \(pid (\d+)\)$", re.MULTILINE)
+
+
+@pytest.fixture
+async def own_infrastructure() -> AsyncIterator[dict[str, str]]:
+    """A vhost, a database prefix and a Redis prefix of this test's own; removed afterwards."""
+    redis = urlsplit(infra.REDIS_URL)
+    infra.require("Redis", redis.hostname or "127.0.0.1", redis.port or 6379)
+    infra.require("PostgreSQL", "127.0.0.1", 5432)
+    vhost, amqp_url = infra.create_vhost()
+    prefix = f"{infra.unique_name('stack')}_"
+    try:
+        yield {
+            "TASDIR_AMQP_URL": amqp_url,
+            "TASDIR_REDIS_URL": infra.REDIS_URL,
+            "TASDIR_REDIS_PREFIX": f"{prefix}:",
+            "TASDIR_POSTGRES_URL": infra.PG_URL,
+            "TASDIR_DATABASE_PREFIX": prefix,
+        }
+    finally:
+        for service in SERVICES:
+            await infra.drop_database(f"{prefix}{service}")
+        infra.delete_vhost(vhost)
+
+
+def log_lines(path: Path) -> list[dict[str, object]]:
+    lines = []
+    for raw in path.read_text(errors="replace").splitlines():
+        try:
+            lines.append(json.loads(raw))
+        except ValueError:
+            continue
+    return lines
+
+
+async def projected_org(dsn: str, exporter_id: str) -> str | None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return await connection.fetchval(  # type: ignore[no-any-return]
+            "SELECT org FROM exporter_projection WHERE id = $1", exporter_id
+        )
+    finally:
+        await connection.close()
+
+
+async def test_make_stack_carries_an_event_across_processes(  # type: ignore[no-untyped-def]
+    start, tmp_path: Path, own_infrastructure: dict[str, str]
+) -> None:
+    ports = {service: free_port() for service in SERVICES}
+    log_dir = tmp_path / "logs"
+    argv = [sys.executable, "-m", "tasdir.stack", "--log-dir", str(log_dir)]
+    argv += [f"--port={service}={port}" for service, port in ports.items()]
+    stack: Started = start(argv, env=clean_env(**own_infrastructure), name="stack")
+
+    await wait_for_text(stack, "Press Ctrl-C to stop.", timeout=150, stream="stdout")
+    for service, port in ports.items():
+        assert f"{service}: http://127.0.0.1:{port}" in stack.out()
+        await wait_for_status(f"http://127.0.0.1:{port}/readyz", stack, timeout=10)
+    children = {(m[0], m[1]): int(m[2]) for m in STARTED.findall(stack.err())}
+    assert {process for _service, process in children} >= {"api", "consumer", "relay"}
+    assert len([key for key in children if key[1] != "migrate"]) == 9
+
+    correlation_id = str(uuid4())
+    token = dev_token(Settings(environment="test"), dev_identity("exporter", org="e2e-dattes"))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports['exporters']}") as client:
+        created = await client.post(
+            "/v1/exporters",
+            json={"legal_name": "E2E Dattes SARL", "ice": "003344556677889", "region": "oriental"},
+            headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation_id},
+            timeout=10,
+        )
+    assert created.status_code == 201, created.text + stack.describe()
+    assert created.headers["x-correlation-id"] == correlation_id
+    exporter_id = created.json()["id"]
+
+    admin_dsn = infra.PG_ADMIN_DSN.rsplit("/", 1)[0]
+    matching_dsn = f"{admin_dsn}/{own_infrastructure['TASDIR_DATABASE_PREFIX']}matching"
+    deadline = time.monotonic() + 30
+    while (org := await projected_org(matching_dsn, exporter_id)) is None:
+        assert time.monotonic() < deadline, "the exporter never reached matching\n" + (
+            stack.describe()
+        )
+        await asyncio.sleep(0.2)
+    assert org == "e2e-dattes"
+
+    exit_code = stack.interrupt(timeout=45)
+    assert exit_code == 0, stack.describe()
+    assert "every process has stopped" in stack.err()
+    left = [f"{s}.{p} ({pid})" for (s, p), pid in children.items() if pid_alive(pid)]
+    assert not left, f"still running after the stack stopped: {left}"
+
+    def mentions(service_process: str) -> bool:
+        path = log_dir / f"{service_process}.log"
+        return any(line.get("correlation_id") == correlation_id for line in log_lines(path))
+
+    # Checked once every process has stopped and flushed its log.
+    if not (mentions("exporters-api") and mentions("matching-consumer")):
+        pytest.fail(
+            f"correlation id {correlation_id} missing: exporters api log "
+            f"{mentions('exporters-api')}, matching consumer log "
+            f"{mentions('matching-consumer')}\n" + stack.describe()
+        )
