@@ -155,9 +155,10 @@ async def run_api(definition: ServiceDefinition, settings: Settings, host: str, 
     import uvicorn
     from fastapi import FastAPI
 
-    from tasdir.api import create_app
+    from tasdir.api import create_app, redis_client
 
     transport = RabbitTransport(settings.amqp_url, connection_name=f"{definition.name}-api")
+    redis = redis_client(settings)
     runtime = ServiceRuntime(
         definition,
         database_url=settings.database_url(definition.name),
@@ -174,11 +175,15 @@ async def run_api(definition: ServiceDefinition, settings: Settings, host: str, 
             yield
         finally:
             await transport.close()
+            await redis.aclose()
             await runtime.dispose()
 
-    app = create_app(f"Tasdir {definition.name}", [runtime], settings, lifespan=lifespan)
+    app = create_app(
+        f"Tasdir {definition.name}", [runtime], settings, lifespan=lifespan, redis=redis
+    )
+    # The access log line runs in the request's context, so it carries the correlation id.
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True)
     )
     await server.serve()
 

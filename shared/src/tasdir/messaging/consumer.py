@@ -91,6 +91,12 @@ class EventConsumer(Generic[U]):
             self._on_outcome(envelope.type, "requeued")
             return
         await delivery.ack()
+        log.info(
+            "%s %s",
+            outcome,
+            envelope.type,
+            extra={"event_id": str(envelope.event_id), "consumer": self.name},
+        )
         self._on_outcome(envelope.type, outcome)
 
     async def _apply(self, envelope: Envelope, event: Any, handler: EventHandler[U]) -> str:
