@@ -1,4 +1,4 @@
-"""Wires the credit_products service."""
+"""Wires the credit_products service: its tables, its unit of work and its routes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from tasdir.runtime import ServiceDefinition
 
 from credit_products.adapters import orm
+from credit_products.entrypoints.providers import router as providers_router
 from credit_products.entrypoints.reference import router as reference_router
 from credit_products.service_layer.uow import CreditProductsUnitOfWork
 
@@ -17,5 +18,5 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "adapters" / "migrations",
     uow_class=CreditProductsUnitOfWork,
     handlers={},
-    routers=(reference_router,),
+    routers=(providers_router, reference_router),
 )

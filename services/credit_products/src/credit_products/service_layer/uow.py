@@ -2,6 +2,11 @@ from __future__ import annotations
 
 from tasdir.db import UnitOfWork
 
+from credit_products.adapters.repository import ProviderRepository
+
 
 class CreditProductsUnitOfWork(UnitOfWork):
-    pass
+    providers: ProviderRepository
+
+    def _open_repositories(self) -> None:
+        self.providers = ProviderRepository(self.session)
