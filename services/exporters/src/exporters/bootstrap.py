@@ -8,6 +8,7 @@ from tasdir.runtime import ServiceDefinition
 
 from exporters.adapters import orm
 from exporters.entrypoints.api import router
+from exporters.service_layer.handlers import HANDLERS
 from exporters.service_layer.uow import ExportersUnitOfWork
 
 definition = ServiceDefinition(
@@ -16,6 +17,6 @@ definition = ServiceDefinition(
     tables=orm.tables,
     migrations_dir=Path(__file__).parent / "adapters" / "migrations",
     uow_class=ExportersUnitOfWork,
-    handlers={},
+    handlers=HANDLERS,
     routers=(router,),
 )

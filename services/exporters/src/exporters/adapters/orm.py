@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 from tasdir.db import messaging_tables
@@ -27,6 +27,24 @@ class Exporter(ExportersModel, table=True):
     # Counts this aggregate's events: the `aggregate_version` of the next one is version + 1.
     version: int = 1
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ProviderProjection(ExportersModel, table=True):
+    """The providers an exporter may consent to, as the credit_products service published them.
+
+    Small on purpose: consents need to know that a provider exists and is active. The snapshot
+    keeps the rest, so that a later use needs no replay.
+    """
+
+    __tablename__ = "provider_projection"
+
+    id: UUID = Field(primary_key=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    status: str = Field(max_length=20)
+    snapshot: str = Field(sa_type=Text)
+    aggregate_version: int
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from sqlmodel import select
-from tasdir.db import Repository
+from tasdir.db import Repository, VersionedProjection
 
-from exporters.adapters.orm import Exporter
+from exporters.adapters.orm import Exporter, ProviderProjection
 
 
 class ExporterRepository(Repository[Exporter]):
@@ -16,3 +16,7 @@ class ExporterRepository(Repository[Exporter]):
     async def by_ice(self, ice: str) -> Exporter | None:
         result = await self.session.exec(select(Exporter).where(Exporter.ice == ice))
         return result.first()
+
+
+class ProviderProjectionRepository(VersionedProjection[ProviderProjection]):
+    model = ProviderProjection

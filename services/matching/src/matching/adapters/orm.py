@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import DateTime, Text
+from sqlalchemy import JSON, DateTime, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 from tasdir.db import messaging_tables
@@ -25,6 +25,22 @@ class ExporterProjection(MatchingModel, table=True):
     status: str = Field(max_length=20)
     legal_name: str = Field(max_length=200)
     region: str = Field(max_length=64, index=True)
+    snapshot: str = Field(sa_type=Text)
+    aggregate_version: int
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ProviderProjection(MatchingModel, table=True):
+    """The latest snapshot of a provider, as the credit_products service published it."""
+
+    __tablename__ = "provider_projection"
+
+    id: UUID = Field(primary_key=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    country: str = Field(max_length=2)
+    regions: list[str] = Field(default_factory=list, sa_type=JSON)
+    status: str = Field(max_length=20)
     snapshot: str = Field(sa_type=Text)
     aggregate_version: int
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tasdir.contracts import Envelope, events, utcnow
+from tasdir.messaging.consumer import EventHandler
 
 from matching.service_layer.uow import MatchingUnitOfWork
 
@@ -25,8 +28,29 @@ async def project_exporter(
     )
 
 
-HANDLERS = {
+async def project_provider(
+    envelope: Envelope, event: events.ProviderSnapshot, uow: MatchingUnitOfWork
+) -> None:
+    await uow.providers.apply(
+        event.id,
+        envelope.aggregate_version,
+        {
+            "id": event.id,
+            "name": event.name,
+            "kind": event.kind,
+            "country": event.country,
+            "regions": list(event.regions),
+            "status": event.status,
+            "snapshot": event.model_dump_json(),
+            "updated_at": utcnow(),
+        },
+    )
+
+
+HANDLERS: dict[str, EventHandler[Any]] = {
     events.ExporterRegistered.event_type: project_exporter,
     events.ExporterUpdated.event_type: project_exporter,
     events.ExporterDeactivated.event_type: project_exporter,
+    events.ProviderRegistered.event_type: project_provider,
+    events.ProviderUpdated.event_type: project_provider,
 }

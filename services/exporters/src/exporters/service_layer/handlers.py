@@ -1,0 +1,33 @@
+"""Event handlers of exporters. Each runs inside the consumer's unit of work and never commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasdir.contracts import Envelope, events, utcnow
+from tasdir.messaging.consumer import EventHandler
+
+from exporters.service_layer.uow import ExportersUnitOfWork
+
+
+async def project_provider(
+    envelope: Envelope, event: events.ProviderSnapshot, uow: ExportersUnitOfWork
+) -> None:
+    await uow.providers.apply(
+        event.id,
+        envelope.aggregate_version,
+        {
+            "id": event.id,
+            "name": event.name,
+            "kind": event.kind,
+            "status": event.status,
+            "snapshot": event.model_dump_json(),
+            "updated_at": utcnow(),
+        },
+    )
+
+
+HANDLERS: dict[str, EventHandler[Any]] = {
+    events.ProviderRegistered.event_type: project_provider,
+    events.ProviderUpdated.event_type: project_provider,
+}
