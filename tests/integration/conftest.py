@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from support import infra
+from tasdir.messaging import RabbitTransport
 
 
 @pytest.fixture
@@ -12,6 +13,16 @@ def rabbit() -> Iterator[tuple[str, str]]:
     vhost, url = infra.create_vhost()
     yield vhost, url
     infra.delete_vhost(vhost)
+
+
+@pytest.fixture
+async def broker(rabbit: tuple[str, str]) -> AsyncIterator[RabbitTransport]:
+    """A connected RabbitMQ transport on this test's vhost, with the topology declared."""
+    transport = RabbitTransport(rabbit[1])
+    await transport.connect()
+    await transport.declare_topology()
+    yield transport
+    await transport.close()
 
 
 @pytest.fixture

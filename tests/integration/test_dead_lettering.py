@@ -28,20 +28,13 @@ async def fails_on_poison(envelope: Envelope, event: Any, uow: Any) -> None:
 
 
 @pytest.fixture
-async def system(rabbit: tuple[str, str], databases: DatabaseFactory) -> AsyncIterator[Running]:
+async def system(broker: RabbitTransport, databases: DatabaseFactory) -> AsyncIterator[Running]:
     calls.clear()
-    _vhost, url = rabbit
-    transport = RabbitTransport(url)
-    await transport.connect()
-    await transport.declare_topology()
     definition = dataclasses.replace(
         matching, handlers={events.ExporterUpdated.event_type: fails_on_poison}
     )
-    try:
-        async with running([(definition, await databases())], transport, relays=False) as started:
-            yield started
-    finally:
-        await transport.close()
+    async with running([(definition, await databases())], broker, relays=False) as started:
+        yield started
 
 
 async def dead_letters(transport: RabbitTransport, expected: int) -> list[bytes]:

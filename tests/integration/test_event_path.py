@@ -24,17 +24,10 @@ SETTINGS = Settings(environment="test")
 
 
 @pytest.fixture
-async def system(rabbit: tuple[str, str], databases: DatabaseFactory) -> AsyncIterator[Running]:
-    _vhost, url = rabbit
-    transport = RabbitTransport(url)
-    await transport.connect()
-    await transport.declare_topology()
-    try:
-        services = [(exporters, await databases()), (matching, await databases())]
-        async with running(services, transport, settings=SETTINGS) as started:
-            yield started
-    finally:
-        await transport.close()
+async def system(broker: RabbitTransport, databases: DatabaseFactory) -> AsyncIterator[Running]:
+    services = [(exporters, await databases()), (matching, await databases())]
+    async with running(services, broker, settings=SETTINGS) as started:
+        yield started
 
 
 async def projection(system: Running, exporter_id: object) -> ExporterProjection | None:

@@ -28,24 +28,17 @@ VICTIM = Path(__file__).with_name("relay_victim.py")
 
 @pytest.fixture
 async def pair(
-    rabbit: tuple[str, str], databases: DatabaseFactory
+    rabbit: tuple[str, str], broker: RabbitTransport, databases: DatabaseFactory
 ) -> AsyncIterator[tuple[Running, str, str]]:
     """Exporters (no relay: each test drives its own) and matching (consuming)."""
-    _vhost, url = rabbit
-    transport = RabbitTransport(url)
-    await transport.connect()
-    await transport.declare_topology()
     exporters_db = await databases()
-    try:
-        async with running(
-            [(exporters, exporters_db), (matching, await databases())],
-            transport,
-            relays=False,
-            settings=SETTINGS,
-        ) as system:
-            yield system, url, exporters_db
-    finally:
-        await transport.close()
+    async with running(
+        [(exporters, exporters_db), (matching, await databases())],
+        broker,
+        relays=False,
+        settings=SETTINGS,
+    ) as system:
+        yield system, rabbit[1], exporters_db
 
 
 async def all_projected(system: Running, n: int) -> None:

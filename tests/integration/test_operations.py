@@ -40,25 +40,18 @@ def cli(env: dict[str, str], *args: str) -> str:
 
 @pytest.fixture
 async def system(
-    rabbit: tuple[str, str], databases: DatabaseFactory
+    rabbit: tuple[str, str], broker: RabbitTransport, databases: DatabaseFactory
 ) -> AsyncIterator[tuple[Running, dict[str, str]]]:
-    _vhost, url = rabbit
-    transport = RabbitTransport(url)
-    await transport.connect()
-    await transport.declare_topology()
     urls = {"exporters": await databases(), "matching": await databases()}
     env = {
-        "TASDIR_AMQP_URL": url,
+        "TASDIR_AMQP_URL": rabbit[1],
         "TASDIR_EXPORTERS_DATABASE_URL": urls["exporters"],
         "TASDIR_MATCHING_DATABASE_URL": urls["matching"],
     }
-    try:
-        async with running(
-            [(exporters, urls["exporters"]), (matching, urls["matching"])], transport
-        ) as started:
-            yield started, env
-    finally:
-        await transport.close()
+    async with running(
+        [(exporters, urls["exporters"]), (matching, urls["matching"])], broker
+    ) as started:
+        yield started, env
 
 
 async def test_republish_rebuilds_a_dropped_projection(
@@ -97,21 +90,14 @@ async def fails_while_broken(envelope: Envelope, event: Any, uow: Any) -> None:
 
 @pytest.fixture
 async def failing_matching(
-    rabbit: tuple[str, str], databases: DatabaseFactory
+    rabbit: tuple[str, str], broker: RabbitTransport, databases: DatabaseFactory
 ) -> AsyncIterator[tuple[Running, dict[str, str]]]:
     broken["on"] = True
-    _vhost, url = rabbit
-    transport = RabbitTransport(url)
-    await transport.connect()
-    await transport.declare_topology()
     definition = dataclasses.replace(
         matching, handlers={events.ExporterUpdated.event_type: fails_while_broken}
     )
-    try:
-        async with running([(definition, await databases())], transport, relays=False) as started:
-            yield started, {"TASDIR_AMQP_URL": url}
-    finally:
-        await transport.close()
+    async with running([(definition, await databases())], broker, relays=False) as started:
+        yield started, {"TASDIR_AMQP_URL": rabbit[1]}
 
 
 async def test_the_dlq_tool_lists_shows_replays_and_discards(
