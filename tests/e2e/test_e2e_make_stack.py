@@ -107,6 +107,20 @@ async def test_make_stack_carries_an_event_across_processes(  # type: ignore[no-
         await asyncio.sleep(0.2)
     assert org == "e2e-dattes"
 
+    # The relay and the consumer serve their own /metrics beside their service's API port.
+    async with httpx.AsyncClient() as client:
+        relay = await client.get(f"http://127.0.0.1:{ports['exporters'] + 100}/metrics")
+        consumer = await client.get(f"http://127.0.0.1:{ports['matching'] + 200}/metrics")
+    registered = 'event_type="exporters.exporter.registered.v1"'
+    assert any(
+        line.startswith("tasdir_events_published_total") and registered in line
+        for line in relay.text.splitlines()
+    ), relay.text[-2000:]
+    assert any(
+        line.startswith("tasdir_events_consumed_total") and registered in line
+        for line in consumer.text.splitlines()
+    ), consumer.text[-2000:]
+
     exit_code = stack.interrupt(timeout=45)
     assert exit_code == 0, stack.describe()
     assert "every process has stopped" in stack.err()

@@ -217,7 +217,12 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> No
         choices=["api", "consumer", "relay", "migrate", "republish", "forget-events"],
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="the API's port (default 8000); for a relay or consumer, where it serves /metrics",
+    )
     parser.add_argument(
         "--type", default="#", help="event types, in topic syntax (republish, forget-events)"
     )
@@ -227,8 +232,15 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> No
     args = parser.parse_args(argv)
     configure_logging(f"{definition.name}.{args.process}")
     settings = get_settings()
+    if args.process in ("consumer", "relay") and args.port is not None:
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(args.port, addr=args.host)
+        except OSError as exc:  # metrics are worth a warning, never a dead relay
+            log.warning("cannot serve /metrics on %s:%s: %s", args.host, args.port, exc)
     if args.process == "api":
-        asyncio.run(run_api(definition, settings, args.host, args.port))
+        asyncio.run(run_api(definition, settings, args.host, args.port or 8000))
     elif args.process == "consumer":
         asyncio.run(run_consumer(definition, settings))
     elif args.process == "relay":

@@ -273,8 +273,14 @@ async def run_stack(options: StackOptions, settings: Settings | None = None) -> 
             return 0
         for service in SERVICES:
             for process in PROCESSES:
-                extra = ["--host", options.host, "--port", str(options.ports[service])]
-                argv = _service_argv(service, process, *(extra if process == "api" else []))
+                argv = _service_argv(
+                    service,
+                    process,
+                    "--host",
+                    options.host,
+                    "--port",
+                    str(_port(options, service, process)),
+                )
                 child = Child(service, process, argv)
                 children.append(child)
                 await _spawn(child, options.log_dir)
@@ -284,6 +290,13 @@ async def run_stack(options: StackOptions, settings: Settings | None = None) -> 
         print("Tasdir stack is running:", flush=True)
         for service in SERVICES:
             print(f"  {service}: http://{options.host}:{options.ports[service]}", flush=True)
+        metrics = ", ".join(
+            f"{service}.{process} :{_port(options, service, process)}"
+            for service in SERVICES
+            for process in PROCESSES
+            if process != "api"
+        )
+        print(f"  /metrics of the relays and consumers: {metrics}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
 
         exits = {
@@ -310,6 +323,14 @@ async def run_stack(options: StackOptions, settings: Settings | None = None) -> 
     finally:
         await stop_all(children, options.stop_grace)
         say("every process has stopped")
+
+
+# The relays and consumers serve /metrics beside their service's API port.
+METRICS_PORT_OFFSETS = {"api": 0, "relay": 100, "consumer": 200}
+
+
+def _port(options: Any, service: str, process: str) -> int:
+    return int(options.ports[service]) + METRICS_PORT_OFFSETS[process]
 
 
 def _ports(base: int, overrides: Sequence[str]) -> dict[str, int]:
