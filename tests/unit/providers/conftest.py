@@ -1,0 +1,3 @@
+from unit.providers.kit import client, service
+
+__all__ = ["client", "service"]
