@@ -1,0 +1,131 @@
+"""Every error is problem+json without a trace; correlation ids are accepted, made and echoed."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from exporters.bootstrap import definition as exporters
+from fastapi import APIRouter
+from tasdir.api import create_app
+from tasdir.auth import issue_token
+from tasdir.correlation import current_correlation_id
+from tasdir.messaging import InProcessBus
+from tasdir.observability import JsonFormatter
+from tasdir.runtime import ServiceRuntime
+from tasdir.settings import Settings
+
+SETTINGS = Settings(environment="test")
+crashes = APIRouter()
+
+
+@crashes.get("/v1/exporters/crash")
+async def crash() -> None:
+    raise RuntimeError("secret internals: password=hunter2")
+
+
+@crashes.get("/v1/exporters/echo-correlation")
+async def echo_correlation() -> dict[str, str]:
+    return {"correlation_id": current_correlation_id()}
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    runtime = ServiceRuntime(
+        exporters,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/e.db",
+        transport=InProcessBus(),
+        settings=SETTINGS,
+    )
+    await runtime.migrate()
+    app = create_app("exporters", [runtime], SETTINGS)
+    app.include_router(crashes)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        yield c
+    await runtime.dispose()
+
+
+def is_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert str(body["type"]).startswith("https://tasdir.dev/problems/")
+    return body
+
+
+async def test_a_crash_is_a_500_problem_without_a_trace(client: httpx.AsyncClient) -> None:
+    body = is_problem(await client.get("/v1/exporters/crash"), 500)
+    text = json.dumps(body)
+    assert "hunter2" not in text and "Traceback" not in text and "RuntimeError" not in text
+
+
+async def test_an_unknown_route_and_method_are_problems(client: httpx.AsyncClient) -> None:
+    assert is_problem(await client.get("/v1/nowhere"), 404)["type"].endswith("not-found")  # type: ignore[union-attr]
+    is_problem(await client.delete("/v1/exporters/me"), 405)
+
+
+async def test_missing_and_bad_tokens_are_401_problems(client: httpx.AsyncClient) -> None:
+    assert "Bearer" in (await client.get("/v1/exporters/me")).headers["www-authenticate"]
+    is_problem(await client.get("/v1/exporters/me"), 401)
+    bad = await client.get("/v1/exporters/me", headers={"Authorization": "Bearer nope"})
+    assert is_problem(bad, 401)["type"].endswith("invalid-token")  # type: ignore[union-attr]
+
+
+async def test_a_role_that_may_never_use_the_route_is_a_403(client: httpx.AsyncClient) -> None:
+    token = issue_token(SETTINGS, role="advisor", sub="a1")
+    response = await client.post(
+        "/v1/exporters",
+        json={"legal_name": "X", "ice": "001234567000089", "region": "oriental"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    is_problem(response, 403)
+
+
+async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient) -> None:
+    token = issue_token(SETTINGS, role="exporter", sub="e1")
+    response = await client.post(
+        "/v1/exporters",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    is_problem(response, 422)
+
+
+async def test_a_correlation_id_is_accepted_echoed_and_bound(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/v1/exporters/echo-correlation", headers={"X-Correlation-ID": "req-42.a:b"}
+    )
+    assert response.headers["x-correlation-id"] == "req-42.a:b"
+    assert response.json() == {"correlation_id": "req-42.a:b"}
+
+
+@pytest.mark.parametrize("given", [None, "", "x" * 200, "bad id with spaces", "<script>"])
+async def test_a_missing_or_malformed_correlation_id_is_replaced(
+    client: httpx.AsyncClient, given: str | None
+) -> None:
+    headers = {"X-Correlation-ID": given} if given is not None else {}
+    response = await client.get("/v1/exporters/echo-correlation", headers=headers)
+    made = response.headers["x-correlation-id"]
+    assert made != given and len(made) == 36
+    assert response.json() == {"correlation_id": made}
+
+
+def test_json_logs_carry_the_bound_correlation_id() -> None:
+    from tasdir.correlation import bind
+
+    bind("corr-1")
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("you",), None)
+    record.event_id = "e-1"
+    line = json.loads(JsonFormatter("exporters.api").format(record))
+    assert line["message"] == "hello you"
+    assert (line["correlation_id"], line["service"], line["event_id"]) == (
+        "corr-1",
+        "exporters.api",
+        "e-1",
+    )
