@@ -47,7 +47,7 @@ Country = Annotated[
 ]
 Regions = Annotated[
     list[str],
-    Field(description="Moroccan region codes; empty means national", max_length=12),
+    Field(description="Moroccan region codes; empty means national"),
     AfterValidator(checked_regions),
 ]
 Contact = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
