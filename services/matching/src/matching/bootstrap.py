@@ -7,6 +7,7 @@ from pathlib import Path
 from tasdir.runtime import ServiceDefinition
 
 from matching.adapters import orm
+from matching.entrypoints.match_sets import router as match_sets_router
 from matching.service_layer.handlers import HANDLERS
 from matching.service_layer.uow import MatchingUnitOfWork
 
@@ -17,5 +18,5 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "adapters" / "migrations",
     uow_class=MatchingUnitOfWork,
     handlers=HANDLERS,
-    routers=(),
+    routers=(match_sets_router,),
 )

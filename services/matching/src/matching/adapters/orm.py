@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, DateTime, Text
+from sqlalchemy import JSON, DateTime, Index, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 from tasdir.db import messaging_tables
@@ -44,6 +45,30 @@ class ProviderProjection(MatchingModel, table=True):
     snapshot: str = Field(sa_type=Text)
     aggregate_version: int
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class MatchSet(MatchingModel, table=True):
+    """The ranked matches of one financing request: the advisors' review queue reads these.
+
+    The engine writes them; `matches` holds the ranked eligible and conditional matches as the
+    API shows them, `excluded` the nearest misses.
+    """
+
+    __tablename__ = "match_set"
+    __table_args__ = (Index("ix_match_set_queue", "region", "status", "computed_at"),)
+
+    request_id: UUID = Field(primary_key=True)
+    exporter_id: UUID = Field(index=True)
+    org: str = Field(max_length=128, index=True)
+    region: str = Field(max_length=64)
+    status: str = Field(max_length=20)
+    version: int
+    computed_at: datetime = Field(sa_type=DateTime(timezone=True))
+    catalogue_seq: int
+    fx_as_of: date
+    matches: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    excluded: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    excluded_total: int = 0
 
 
 tables = messaging_tables(MatchingModel)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from tasdir.db import VersionedProjection
+from collections.abc import Sequence
 
-from matching.adapters.orm import ExporterProjection, ProviderProjection
+from sqlmodel import col, select
+from tasdir.db import Repository, VersionedProjection
+from tasdir.pagination import Page, PageParams, paginate
+
+from matching.adapters.orm import ExporterProjection, MatchSet, ProviderProjection
 
 
 class ExporterProjectionRepository(VersionedProjection[ExporterProjection]):
@@ -11,3 +15,23 @@ class ExporterProjectionRepository(VersionedProjection[ExporterProjection]):
 
 class ProviderProjectionRepository(VersionedProjection[ProviderProjection]):
     model = ProviderProjection
+
+
+class MatchSetRepository(Repository[MatchSet]):
+    model = MatchSet
+
+    async def queue(
+        self,
+        params: PageParams,
+        *,
+        regions: Sequence[str] | None,
+        status: str | None,
+    ) -> Page[MatchSet]:
+        """Match sets, oldest first; `regions=None` means every region."""
+        query = select(MatchSet)
+        if regions is not None:
+            query = query.where(col(MatchSet.region).in_(regions))
+        if status is not None:
+            query = query.where(MatchSet.status == status)
+        order = (col(MatchSet.computed_at), col(MatchSet.request_id))
+        return await paginate(self.session, query, params, order_by=order)
