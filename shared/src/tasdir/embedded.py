@@ -183,7 +183,7 @@ def banner(base_url: str, data_dir: Path, tokens: dict[str, str]) -> str:
     ]
     examples = {
         "exporter": "/v1/exporters/me",
-        "provider": "/v1/products",
+        "provider": "/v1/reference/instruments",
         "advisor": "/v1/match-sets",
         "admin": "/v1/providers",
     }
