@@ -1,7 +1,8 @@
 """The event consumer: parse, dedupe through the inbox, handle in one transaction, then ack.
 
 - An unparseable message is dead-lettered at once: no retry can make it readable.
-- A handler error rolls back and nacks *with* requeue, so a passing fault (a database hiccup)
+- A handler error rolls back and returns the message *with* requeue (`basic.reject`, which
+  every RabbitMQ version counts as a failed delivery), so a passing fault (a database hiccup)
   is retried, and the quorum queue's delivery limit dead-letters a message that keeps failing.
 - The inbox row is written in the handler's transaction: a redelivery after a lost ack, or a
   duplicate, finds it and is acked without being applied again.

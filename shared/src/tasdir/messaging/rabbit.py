@@ -66,7 +66,10 @@ class RabbitDelivery:
         await self._settle("ack")
 
     async def requeue(self) -> None:
-        await self._settle("nack", requeue=True)
+        # `basic.reject` with requeue, not `basic.nack`: from RabbitMQ 4.3 only a reject counts
+        # as a failed delivery (rabbitmq-server#15387), so only it moves the message towards the
+        # quorum queue's delivery limit. On 3.x and 4.0-4.2 both count.
+        await self._settle("reject", requeue=True)
 
     async def dead_letter(self) -> None:
         await self._settle("reject", requeue=False)

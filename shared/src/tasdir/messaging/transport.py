@@ -68,7 +68,7 @@ class Delivery(Protocol):
     async def ack(self) -> None: ...
 
     async def requeue(self) -> None:
-        """Negative ack with requeue: the queue's delivery limit decides about the DLQ."""
+        """Return the message as failed: the queue's delivery limit decides about the DLQ."""
         ...
 
     async def dead_letter(self) -> None:
