@@ -19,7 +19,9 @@ from support.events import exporter_event
 from support.infra import DatabaseFactory
 from support.system import Running, count, running, write_exporter_events
 from tasdir.contracts import utcnow
-from tasdir.messaging import OutgoingMessage, RabbitTransport, Unroutable
+from tasdir.db.migrations import migrate
+from tasdir.messaging import OutgoingMessage, RabbitTransport, Unroutable, service_queue
+from tasdir.runtime import ServiceRuntime
 from tasdir.settings import Settings
 
 SETTINGS = Settings(environment="test", relay_max_attempts=2)
@@ -154,3 +156,42 @@ async def test_every_event_arrives_after_all_connections_are_cut_mid_stream(
         await relay_task
     assert await count(system["matching"], matching.tables.inbox) == total
     assert reconnects, "the connection was never cut: the test proved nothing"
+
+
+async def test_a_relay_started_before_its_broker_connects_once_the_broker_is_up(
+    databases: DatabaseFactory,
+) -> None:
+    """The broker is not there yet (here: its vhost); the relay waits instead of dying."""
+    vhost = infra.unique_name("late")
+    amqp_url = f"amqp://guest:guest@{infra.RABBIT_HOST}:5672/{vhost}"
+    exporters_db = await databases()
+    env = {**os.environ, "TASDIR_AMQP_URL": amqp_url, "TASDIR_EXPORTERS_DATABASE_URL": exporters_db}
+    await migrate(exporters.migrations_dir, exporters_db)
+    relay = subprocess.Popen([sys.executable, "-m", "exporters", "relay"], env=env)
+    try:
+        await asyncio.sleep(2)
+        assert relay.poll() is None, "the relay gave up while the broker was away"
+        infra.rabbitmqctl("add_vhost", vhost)
+        infra.rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        transport = RabbitTransport(amqp_url)
+        await transport.connect()
+        await transport.declare_topology()
+        try:
+            runtime = ServiceRuntime(
+                exporters, database_url=exporters_db, transport=transport, settings=SETTINGS
+            )
+            await write_exporter_events(runtime, 3)
+            queue = service_queue("matching").name
+
+            async def relayed() -> bool:
+                return await transport.queue_depth(queue) == 3
+
+            await infra.eventually(relayed, timeout=30)
+            await runtime.dispose()
+        finally:
+            await transport.close()
+    finally:
+        relay.terminate()
+        relay.wait(timeout=30)
+        infra.delete_vhost(vhost)
+    assert relay.returncode == 0

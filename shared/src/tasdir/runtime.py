@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from fastapi import APIRouter
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -113,10 +114,26 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def _connected(definition: ServiceDefinition, settings: Settings) -> ServiceRuntime:
+async def _connected(
+    definition: ServiceDefinition, settings: Settings, *, patience: float = 60.0
+) -> ServiceRuntime:
+    """Connect and declare the topology. A robust connection reconnects only once it has
+    connected, so a process started while the broker is still booting retries here first."""
     transport = RabbitTransport(settings.amqp_url, connection_name=f"{definition.name}")
-    await transport.connect()
-    await transport.declare_topology()
+    deadline = asyncio.get_running_loop().time() + patience
+    delay = 0.5
+    while True:
+        try:
+            await transport.connect()
+            await transport.declare_topology()
+            break
+        except (OSError, ConnectionError, *CONNECTION_EXCEPTIONS) as exc:
+            await transport.close()
+            if asyncio.get_running_loop().time() + delay > deadline:
+                raise
+            log.warning("broker unreachable (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
     return ServiceRuntime(
         definition,
         database_url=settings.database_url(definition.name),
