@@ -195,3 +195,26 @@ async def test_a_relay_started_before_its_broker_connects_once_the_broker_is_up(
         relay.wait(timeout=30)
         infra.delete_vhost(vhost)
     assert relay.returncode == 0
+
+
+async def test_every_event_arrives_across_a_broker_restart(
+    pair: tuple[Running, str, str],
+) -> None:
+    """The broker application stops and starts mid-stream; the same processes carry on."""
+    system, _url, _db = pair
+    stop = asyncio.Event()
+    relay_task = asyncio.create_task(system["exporters"].relay().run(stop))
+    total = 120
+    try:
+        await write_exporter_events(system["exporters"], total // 2, "before")
+        await asyncio.to_thread(infra.rabbitmqctl, "stop_app")
+        try:
+            # Written while the broker is down: they wait in the outbox.
+            await write_exporter_events(system["exporters"], total // 2, "during")
+        finally:
+            await asyncio.to_thread(infra.rabbitmqctl, "start_app")
+            await asyncio.to_thread(infra.rabbitmqctl, "await_startup")
+        await all_projected(system, total)
+    finally:
+        stop.set()
+        await relay_task
