@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,25 +132,25 @@ async def test_the_right_role_gets_through(service: Service) -> None:
 
 
 @pytest.mark.parametrize(
-    "token",
+    "make_token",
     [
-        "garbage",
-        jwt.encode(
+        lambda: "garbage",
+        lambda: jwt.encode(
             {"sub": "u", "role": "admin", "exp": int(time.time()) - 10},
             SETTINGS.jwt_secret,
             algorithm="HS256",
         ),
-        jwt.encode(
+        lambda: jwt.encode(
             {"sub": "u", "role": "admin", "exp": int(time.time()) + 600},
             "not-the-secret-but-long-enough-0123456789",
             algorithm="HS256",
         ),
-        None,
+        lambda: None,
     ],
     ids=["garbage", "expired", "wrongly-signed", "missing"],
 )
-async def test_a_bad_token_is_a_401(service: Service, token: str | None) -> None:
-    assert_problem(await service.call(token), 401)
+async def test_a_bad_token_is_a_401(service: Service, make_token: Callable[[], str | None]) -> None:
+    assert_problem(await service.call(make_token()), 401)
 
 
 async def test_a_role_that_may_never_use_the_route_is_a_403(service: Service) -> None:
