@@ -85,7 +85,11 @@ class ServiceRuntime:
 
     def consumer(self) -> EventConsumer[Any]:
         return EventConsumer(
-            self.name, self.uow, self.definition.handlers, on_outcome=consumer_outcomes(self.name)
+            self.name,
+            self.uow,
+            self.definition.handlers,
+            on_outcome=consumer_outcomes(self.name),
+            delivery_limit=service_queue(self.name).delivery_limit,
         )
 
     async def subscribe(self) -> Subscription:

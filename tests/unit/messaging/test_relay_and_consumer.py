@@ -143,3 +143,23 @@ async def test_an_event_nobody_handles_here_is_acked_and_ignored(
     await consumer_of(runtime)(delivery)
     assert delivery.outcome == "ack"
     assert await count(runtime, matching.tables.inbox) == 0
+
+
+async def test_the_failure_that_reaches_the_delivery_limit_is_reported_as_dead_lettered(
+    runtime: ServiceRuntime,
+) -> None:
+    async def boom(envelope: Envelope, event: Any, uow: Any) -> None:
+        raise RuntimeError("always")
+
+    outcomes: list[str] = []
+    consumer = EventConsumer(
+        "matching",
+        runtime.uow,
+        {events.ExporterUpdated.event_type: boom},
+        on_outcome=lambda _type, outcome: outcomes.append(outcome),
+        delivery_limit=2,
+    )
+    body = exporter_event().to_bytes()
+    for returned in range(3):
+        await consumer(FakeDelivery(body, delivery_count=returned))
+    assert outcomes == ["requeued", "requeued", "dead_lettered"]

@@ -36,11 +36,14 @@ class EventConsumer(Generic[U]):
         handlers: Mapping[str, EventHandler[U]],
         *,
         on_outcome: Callable[[str, str], None] | None = None,
+        delivery_limit: int | None = None,
     ) -> None:
         self.name = name
         self._uow_factory = uow_factory
         self._handlers = dict(handlers)
         self._on_outcome = on_outcome or (lambda _type, _outcome: None)
+        # The queue's limit: a failure on the delivery that reaches it is a dead-lettering.
+        self._delivery_limit = delivery_limit
         # One delivery at a time, in the order received: projections apply in order.
         self._serial = asyncio.Lock()
 
@@ -89,7 +92,10 @@ class EventConsumer(Generic[U]):
                 },
             )
             await delivery.requeue()
-            self._on_outcome(envelope.type, "requeued")
+            last = (
+                self._delivery_limit is not None and delivery.delivery_count >= self._delivery_limit
+            )
+            self._on_outcome(envelope.type, "dead_lettered" if last else "requeued")
             return
         await delivery.ack()
         log.info(
