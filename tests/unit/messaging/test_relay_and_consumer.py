@@ -10,13 +10,12 @@ import pytest
 from matching.adapters.orm import ExporterProjection
 from matching.bootstrap import definition as matching
 from support.events import exporter_event
+from support.fakes import FakeDelivery, FakeTransport
 from support.system import count
 from tasdir.contracts import Envelope, events
 from tasdir.messaging import EventConsumer, InProcessBus
 from tasdir.runtime import ServiceRuntime
 from tasdir.settings import Settings
-
-from .fakes import FakeDelivery, FakeTransport
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ and the outbox lag, in one registry per process."""
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from support.fakes import FakeDelivery
 from tasdir import metrics
 from tasdir.messaging.transport import OutgoingMessage, Unroutable
 from unit.platform.kit import MakePlatform, Platform, exporter_body, is_problem
@@ -71,29 +71,11 @@ async def test_the_outbox_lag_and_published_events_are_exposed(platform: Platfor
     assert "tasdir_events_published" in families
 
 
-@dataclass
-class Delivery:
-    body: bytes
-    routing_key: str = "exporters.exporter.updated.v1"
-    headers: dict[str, Any] = field(default_factory=dict)
-    delivery_count: int = 0
-    outcome: str | None = None
-
-    async def ack(self) -> None:
-        self.outcome = "ack"
-
-    async def requeue(self) -> None:
-        self.outcome = "requeue"
-
-    async def dead_letter(self) -> None:
-        self.outcome = "dead_letter"
-
-
 async def test_consumed_and_dead_lettered_events_are_counted(platform: Platform) -> None:
     labels = {"service": "exporters", "event_type": "exporters.exporter.updated.v1"}
     dead_before = sample("tasdir_events_dead_lettered_total", outcome="dead_lettered", **labels)
     consumed_before = sample("tasdir_events_consumed_total", outcome="dead_lettered", **labels)
-    delivery = Delivery(b"not an envelope")
+    delivery = FakeDelivery(b"not an envelope")
     await platform.runtime.consumer()(delivery)
     assert delivery.outcome == "dead_letter"
     assert (
