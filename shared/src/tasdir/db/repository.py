@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, TypeVar
 
+from pydantic_core import to_jsonable_python
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tasdir.contracts import Envelope, IntegrationEvent, utcnow
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -48,3 +51,24 @@ class VersionedProjection(Repository[M]):
         setattr(row, self.version_field, version)
         self.session.add(row)
         return True
+
+    async def apply_event(
+        self, envelope: Envelope, event: IntegrationEvent, *, key: str = "id"
+    ) -> bool:
+        """Project a full-snapshot event. The projection's own columns say what it keeps: each
+        column named like a payload field takes its value, `snapshot` the whole payload and
+        `updated_at` the time of applying."""
+        payload_fields = type(event).model_fields
+        values: dict[str, Any] = {}
+        for name in self.model.model_fields:
+            if name == self.version_field:
+                continue
+            if name == "snapshot":
+                values[name] = event.model_dump_json()
+            elif name == "updated_at":
+                values[name] = utcnow()
+            elif name in payload_fields:
+                value = getattr(event, name)
+                # Tuples of the frozen payload go to JSON columns as plain lists.
+                values[name] = to_jsonable_python(value) if isinstance(value, tuple) else value
+        return await self.apply(getattr(event, key), envelope.aggregate_version, values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasdir.contracts import Envelope, events, utcnow
+from tasdir.contracts import Envelope, events
 from tasdir.messaging.consumer import EventHandler
 
 from exporters.service_layer.uow import ExportersUnitOfWork
@@ -13,18 +13,7 @@ from exporters.service_layer.uow import ExportersUnitOfWork
 async def project_provider(
     envelope: Envelope, event: events.ProviderSnapshot, uow: ExportersUnitOfWork
 ) -> None:
-    await uow.providers.apply(
-        event.id,
-        envelope.aggregate_version,
-        {
-            "id": event.id,
-            "name": event.name,
-            "kind": event.kind,
-            "status": event.status,
-            "snapshot": event.model_dump_json(),
-            "updated_at": utcnow(),
-        },
-    )
+    await uow.providers.apply_event(envelope, event)
 
 
 HANDLERS: dict[str, EventHandler[Any]] = {
