@@ -53,13 +53,7 @@ async def republish(
             last_id = row.id
             if not topic_matches(pattern, row.event_type):
                 continue
-            message = OutgoingMessage(
-                row.event_type,
-                row.body.encode(),
-                row.event_id,
-                row.correlation_id,
-                {"x-correlation-id": row.correlation_id, "x-republished": True},
-            )
+            message = OutgoingMessage.from_outbox(row, **{"x-republished": True})
             if queue:
                 await runtime.transport.send_to_queue(queue, message)
             else:

@@ -20,10 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tasdir.contracts import utcnow
 from tasdir.messaging.transport import (
     OutgoingMessage,
-    PublishRejected,
     Transport,
     TransportUnavailable,
-    Unroutable,
 )
 
 log = logging.getLogger(__name__)
@@ -81,7 +79,7 @@ class OutboxRelay:
                 return report
             self._fault("fetched")
             outcomes = await asyncio.gather(
-                *(self._transport.publish(self._message(row)) for row in rows),
+                *(self._transport.publish(OutgoingMessage.from_outbox(row)) for row in rows),
                 return_exceptions=True,
             )
             self._fault("published")
@@ -93,7 +91,7 @@ class OutboxRelay:
                 elif isinstance(outcome, TransportUnavailable):
                     # The broker is away: the message is fine and keeps its attempts.
                     report.unavailable = True
-                elif isinstance(outcome, (Unroutable, PublishRejected, Exception)):
+                elif isinstance(outcome, Exception):  # Unroutable, PublishRejected or worse
                     report.failed += 1
                     row.attempts += 1
                     row.last_error = f"{type(outcome).__name__}: {outcome}"[:2000]
@@ -119,14 +117,6 @@ class OutboxRelay:
                     raise outcome
                 session.add(row)
         return report
-
-    @staticmethod
-    def _message(row: Any) -> OutgoingMessage:
-        message = OutgoingMessage.from_json(row.event_type, row.body, row.event_id)
-        correlation = {"x-correlation-id": row.correlation_id}
-        return OutgoingMessage(
-            message.routing_key, message.body, message.message_id, row.correlation_id, correlation
-        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set. Survives broker and database outages."""

@@ -34,18 +34,31 @@ class OutgoingMessage:
     headers: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_envelope(cls, envelope: Envelope) -> OutgoingMessage:
-        return cls.from_json(
-            envelope.type, envelope.model_dump_json(), str(envelope.event_id), envelope
+    def build(
+        cls, routing_key: str, body: str, event_id: str, correlation_id: str, **headers: Any
+    ) -> OutgoingMessage:
+        """The message of one event; the correlation id also travels as a header."""
+        return cls(
+            routing_key,
+            body.encode(),
+            event_id,
+            correlation_id,
+            {"x-correlation-id": correlation_id, **headers},
         )
 
     @classmethod
-    def from_json(
-        cls, routing_key: str, body: str, event_id: str, envelope: Envelope | None = None
-    ) -> OutgoingMessage:
-        correlation_id = envelope.correlation_id if envelope else ""
-        headers = {"x-correlation-id": correlation_id} if correlation_id else {}
-        return cls(routing_key, body.encode(), event_id, correlation_id, headers)
+    def from_envelope(cls, envelope: Envelope) -> OutgoingMessage:
+        return cls.build(
+            envelope.type,
+            envelope.model_dump_json(),
+            str(envelope.event_id),
+            envelope.correlation_id,
+        )
+
+    @classmethod
+    def from_outbox(cls, row: Any, **headers: Any) -> OutgoingMessage:
+        """The message of a stored outbox row (the relay, `republish`)."""
+        return cls.build(row.event_type, row.body, row.event_id, row.correlation_id, **headers)
 
 
 class Delivery(Protocol):
