@@ -15,10 +15,10 @@ import pytest
 from credit_products.bootstrap import definition as credit_products
 from exporters.bootstrap import definition as exporters
 from matching.bootstrap import definition as matching
+from support.apps import sqlite_runtime
 from tasdir.api import create_app
 from tasdir.auth import Role, issue_token
-from tasdir.messaging import InProcessBus
-from tasdir.runtime import ServiceDefinition, ServiceRuntime
+from tasdir.runtime import ServiceDefinition
 from tasdir.settings import Settings
 
 SETTINGS = Settings(environment="test", rate_limit_per_minute=5, max_body_bytes=4096)
@@ -107,13 +107,7 @@ class Service:
 @pytest.fixture(params=ROUTES, ids=lambda r: r.definition.name)
 async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Service]:
     route: Route = request.param
-    runtime = ServiceRuntime(
-        route.definition,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/{route.definition.name}.db",
-        transport=InProcessBus(),
-        settings=SETTINGS,
-    )
-    await runtime.migrate()
+    runtime = await sqlite_runtime(route.definition, tmp_path, SETTINGS)
     app = create_app(route.definition.name, [runtime], SETTINGS, redis=fakeredis.FakeAsyncRedis())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         yield Service(c, route)

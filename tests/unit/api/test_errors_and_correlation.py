@@ -11,12 +11,11 @@ import httpx
 import pytest
 from exporters.bootstrap import definition as exporters
 from fastapi import APIRouter
+from support.apps import sqlite_runtime
 from tasdir.api import create_app
 from tasdir.auth import issue_token
 from tasdir.correlation import current_correlation_id
-from tasdir.messaging import InProcessBus
 from tasdir.observability import JsonFormatter
-from tasdir.runtime import ServiceRuntime
 from tasdir.settings import Settings
 
 SETTINGS = Settings(environment="test")
@@ -35,13 +34,7 @@ async def echo_correlation() -> dict[str, str]:
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = ServiceRuntime(
-        exporters,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/e.db",
-        transport=InProcessBus(),
-        settings=SETTINGS,
-    )
-    await runtime.migrate()
+    runtime = await sqlite_runtime(exporters, tmp_path, SETTINGS, name="e")
     app = create_app("exporters", [runtime], SETTINGS)
     app.include_router(crashes)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

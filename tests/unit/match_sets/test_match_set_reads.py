@@ -12,9 +12,9 @@ import httpx
 import pytest
 from matching.adapters.orm import MatchSet
 from matching.bootstrap import definition
+from support.apps import sqlite_runtime
 from tasdir.api import create_app
 from tasdir.auth import Role, issue_token
-from tasdir.messaging import InProcessBus
 from tasdir.runtime import ServiceRuntime
 from tasdir.settings import Settings
 
@@ -24,13 +24,7 @@ START = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[ServiceRuntime]:
-    runtime = ServiceRuntime(
-        definition,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/matching.db",
-        transport=InProcessBus(),
-        settings=SETTINGS,
-    )
-    await runtime.migrate()
+    runtime = await sqlite_runtime(definition, tmp_path, SETTINGS, name="matching")
     yield runtime
     await runtime.dispose()
 

@@ -9,24 +9,19 @@ from typing import Any
 import pytest
 from matching.adapters.orm import ExporterProjection
 from matching.bootstrap import definition as matching
+from support.apps import sqlite_runtime
 from support.events import exporter_event
 from support.fakes import FakeDelivery, FakeTransport
 from support.system import count
 from tasdir.contracts import Envelope, events
-from tasdir.messaging import EventConsumer, InProcessBus
+from tasdir.messaging import EventConsumer
 from tasdir.runtime import ServiceRuntime
 from tasdir.settings import Settings
 
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[ServiceRuntime]:
-    runtime = ServiceRuntime(
-        matching,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/matching.db",
-        transport=InProcessBus(),
-        settings=Settings(environment="test"),
-    )
-    await runtime.migrate()
+    runtime = await sqlite_runtime(matching, tmp_path, Settings(environment="test"))
     yield runtime
     await runtime.dispose()
 

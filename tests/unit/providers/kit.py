@@ -13,10 +13,10 @@ import pytest
 from credit_products.bootstrap import definition as credit_products
 from fastapi import FastAPI
 from sqlmodel import col, select
+from support.apps import sqlite_runtime
 from tasdir.api import create_app
 from tasdir.auth import issue_token
 from tasdir.contracts import Envelope
-from tasdir.messaging.inproc import InProcessBus
 from tasdir.runtime import ServiceRuntime
 from tasdir.settings import Settings
 
@@ -62,13 +62,7 @@ def provider_body(n: int = 1, **changes: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[CreditProducts]:
-    runtime = ServiceRuntime(
-        credit_products,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/credit_products.db",
-        transport=InProcessBus(),
-        settings=SETTINGS,
-    )
-    await runtime.migrate()
+    runtime = await sqlite_runtime(credit_products, tmp_path, SETTINGS, name="credit_products")
     redis = fakeredis.FakeAsyncRedis()
     app = create_app("credit_products", [runtime], SETTINGS, redis=redis)
     yield CreditProducts(app, runtime)

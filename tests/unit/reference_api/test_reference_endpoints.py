@@ -9,10 +9,9 @@ from typing import Any
 import httpx
 import pytest
 from credit_products.bootstrap import definition
+from support.apps import sqlite_runtime
 from tasdir.api import create_app
 from tasdir.auth import issue_token
-from tasdir.messaging import InProcessBus
-from tasdir.runtime import ServiceRuntime
 from tasdir.settings import Settings
 
 SETTINGS = Settings(environment="test")
@@ -21,12 +20,7 @@ KINDS = ["regions", "countries", "blocs", "currencies", "hs-chapters", "instrume
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = ServiceRuntime(
-        definition,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/cp.db",
-        transport=InProcessBus(),
-        settings=SETTINGS,
-    )
+    runtime = await sqlite_runtime(definition, tmp_path, SETTINGS, name="cp")
     app = create_app("credit_products", [runtime], SETTINGS)
     token = issue_token(SETTINGS, role="advisor", sub="a1", regions=("oriental",))
     async with httpx.AsyncClient(

@@ -1,0 +1,23 @@
+"""A service as the unit tests run it: migrated on an SQLite file, on the in-process bus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasdir.messaging import InProcessBus
+from tasdir.runtime import ServiceDefinition, ServiceRuntime
+from tasdir.settings import Settings
+
+
+async def sqlite_runtime(
+    definition: ServiceDefinition, directory: Path, settings: Settings, *, name: str | None = None
+) -> ServiceRuntime:
+    """A migrated runtime of `definition`; dispose of it when done."""
+    runtime = ServiceRuntime(
+        definition,
+        database_url=f"sqlite+aiosqlite:///{directory}/{name or definition.name}.db",
+        transport=InProcessBus(),
+        settings=settings,
+    )
+    await runtime.migrate()
+    return runtime
