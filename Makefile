@@ -1,5 +1,17 @@
 # Tasdir. `make run` starts the embedded system; `make test` runs every test.
-PYTHON ?= python3.11
+# The first suitable Python: python3.13, python3.12, python3.11 or python3, whichever runs and
+# is 3.11 or newer (a pyenv shim of a version that is not selected does not run). `make
+# PYTHON=/path/to/python` overrides it.
+PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
+PYTHON_CHECK := -c 'import sys; sys.exit(sys.version_info < (3, 11))'
+suitable = $(shell $(1) $(PYTHON_CHECK) >/dev/null 2>&1 && echo $(1))
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach candidate,$(PYTHON_CANDIDATES),$(call suitable,$(candidate))))
+endif
+# Only the recipes that need Python check it, so that `make clean` works without one.
+NO_PYTHON := no suitable Python found: Tasdir needs Python 3.11 or newer, as one of \
+	$(PYTHON_CANDIDATES) on PATH, or PYTHON=/path/to/python3
+NEED_PYTHON = $(if $(PYTHON),,$(error $(NO_PYTHON)))
 VENV := .venv
 BIN := $(VENV)/bin
 UV := .tools/bin/uv
@@ -11,11 +23,17 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: install test test-unit test-integration lint format bench clean run stack token
 
 $(UV):
+	$(NEED_PYTHON)
+	@$(PYTHON) $(PYTHON_CHECK) || { \
+		echo "PYTHON=$(PYTHON) does not run or is older than 3.11; Tasdir needs 3.11+" >&2; \
+		exit 1; }
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 # The virtual environment comes from the lock file only (`--frozen`).
-$(VENV)/.synced: uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml | $(UV)
+$(VENV)/.synced: uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml \
+		cli/pyproject.toml | $(UV)
+	$(NEED_PYTHON)
 	$(UV) sync --frozen --all-packages --python $(PYTHON)
 	touch $@
 
@@ -42,16 +60,23 @@ format: install
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
 
+# The make targets run the development configuration (the committed dev JWT secret); without
+# TASDIR_ENVIRONMENT the library is in production and refuses that secret. `make run
+# TASDIR_ENVIRONMENT=production` (with a secret of your own) overrides it.
+TASDIR_ENVIRONMENT ?= development
+DEV_ENV := TASDIR_ENVIRONMENT=$(TASDIR_ENVIRONMENT)
+
 # `make run [PORT=8000] [DATA_DIR=var]`: every service in one process, no infrastructure.
 run: install
-	$(BIN)/python -m tasdir.embedded --port $(PORT) --data-dir $(DATA_DIR)
+	$(DEV_ENV) $(BIN)/tasdir run --port $(PORT) --data-dir $(DATA_DIR)
 
 # `make stack`: each service as API, consumer and relay processes, against RabbitMQ, Redis and
 # PostgreSQL at the TASDIR_* URLs (default: localhost). APIs on STACK_PORT, +1, +2.
 STACK_PORT ?= 8001
 STACK_LOG_DIR ?=
 stack: install
-	$(BIN)/python -m tasdir.stack --base-port $(STACK_PORT) $(if $(STACK_LOG_DIR),--log-dir $(STACK_LOG_DIR))
+	$(DEV_ENV) $(BIN)/tasdir stack --base-port $(STACK_PORT) \
+		$(if $(STACK_LOG_DIR),--log-dir $(STACK_LOG_DIR))
 
 # `make token ROLE=exporter|provider|advisor|admin [SUB=] [ORG=] [PROVIDER=] [REGIONS=a,b]`
 # prints the JWT and nothing else on stdout: install runs silently, its output sent to stderr.
@@ -62,6 +87,6 @@ PROVIDER ?=
 REGIONS ?=
 token:
 	@$(MAKE) --no-print-directory -s install >&2
-	@$(BIN)/python -m tasdir.devtoken --role "$(ROLE)" $(if $(SUB),--sub "$(SUB)") \
+	@$(DEV_ENV) $(BIN)/tasdir token --role "$(ROLE)" $(if $(SUB),--sub "$(SUB)") \
 		$(if $(ORG),--org "$(ORG)") $(if $(PROVIDER),--provider "$(PROVIDER)") \
 		$(if $(REGIONS),--regions "$(REGIONS)")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 
+# The library is secure by default (production refuses the dev secret); tests run as
+# development, as `make run` and `make stack` do. Set before any settings are built.
+os.environ.setdefault("TASDIR_ENVIRONMENT", "development")
+
 import pytest
 from hypothesis import HealthCheck, settings
 

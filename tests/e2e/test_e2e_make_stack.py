@@ -1,6 +1,7 @@
-"""`make stack`: nine processes on real RabbitMQ, Redis and PostgreSQL. One registration goes
-from the exporters API, through its relay and the broker, into matching's projection, and its
-correlation id shows in both services' logs. Ctrl-C stops every process and exits 0."""
+"""`tasdir stack` (`make stack`): nine processes on real RabbitMQ, Redis and PostgreSQL. One
+registration goes from the exporters API, through its relay and the broker, into matching's
+projection, and its correlation id shows in both services' logs. Ctrl-C stops every process and
+exits 0."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ import httpx
 import pytest
 from e2e.processes import Started, clean_env, free_port, pid_alive, wait_for_status, wait_for_text
 from support import infra
-from tasdir.devtoken import dev_identity, dev_token
-from tasdir.settings import SERVICES, Settings
+from tasdir.settings import Settings
+from tasdir_cli.devtoken import dev_identity, dev_token
+from tasdir_cli.services import SERVICES
 
 STARTED = re.compile(r"^stack \| (\w+)\.(\w+) started \(pid (\d+)\)$", re.MULTILINE)
 
@@ -72,9 +74,11 @@ async def test_make_stack_carries_an_event_across_processes(  # type: ignore[no-
 ) -> None:
     ports = {service: free_port() for service in SERVICES}
     log_dir = tmp_path / "logs"
-    argv = [sys.executable, "-m", "tasdir.stack", "--log-dir", str(log_dir)]
+    argv = [str(Path(sys.executable).parent / "tasdir"), "stack", "--log-dir", str(log_dir)]
     argv += [f"--port={service}={port}" for service, port in ports.items()]
-    stack: Started = start(argv, env=clean_env(**own_infrastructure), name="stack")
+    # As `make stack` runs it: the development configuration, passed on to every child.
+    env = clean_env(TASDIR_ENVIRONMENT="development", **own_infrastructure)
+    stack: Started = start(argv, env=env, name="stack")
 
     await wait_for_text(stack, "Press Ctrl-C to stop.", timeout=150, stream="stdout")
     for service, port in ports.items():
@@ -85,7 +89,8 @@ async def test_make_stack_carries_an_event_across_processes(  # type: ignore[no-
     assert len([key for key in children if key[1] != "migrate"]) == 9
 
     correlation_id = str(uuid4())
-    token = dev_token(Settings(environment="test"), dev_identity("exporter", org="e2e-dattes"))
+    exporter = dev_identity("exporter", org="e2e-dattes")
+    token = dev_token(Settings(environment="development"), exporter)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports['exporters']}") as client:
         created = await client.post(
             "/v1/exporters",

@@ -15,7 +15,7 @@ import sys
 
 from exporters.bootstrap import definition
 from tasdir.messaging import RabbitTransport
-from tasdir.runtime import ServiceRuntime
+from tasdir.service import ServiceRuntime
 from tasdir.settings import get_settings
 
 

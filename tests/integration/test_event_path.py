@@ -20,7 +20,7 @@ from tasdir.auth import issue_token
 from tasdir.messaging import OutgoingMessage, RabbitTransport
 from tasdir.settings import Settings
 
-SETTINGS = Settings(environment="test")
+SETTINGS = Settings(environment="development")
 
 
 @pytest.fixture

@@ -21,10 +21,16 @@ from support.system import Running, count, running, write_exporter_events
 from tasdir.contracts import utcnow
 from tasdir.db.migrations import migrate
 from tasdir.messaging import OutgoingMessage, RabbitTransport, Unroutable, service_queue
-from tasdir.runtime import ServiceRuntime
+from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
 
-SETTINGS = Settings(environment="test", relay_max_attempts=2)
+# A short time budget, so a row that cannot be routed is set aside within the test.
+SETTINGS = Settings(
+    environment="development",
+    relay_park_after_seconds=0.5,
+    relay_retry_base_seconds=0.1,
+    relay_retry_max_seconds=0.2,
+)
 VICTIM = Path(__file__).with_name("relay_victim.py")
 
 
@@ -82,10 +88,14 @@ async def test_a_failing_outbox_row_is_set_aside_and_does_not_block_the_rows_beh
     await write_exporter_events(runtime, 3, "after")
 
     relay = runtime.relay()
-    reports = [await relay.relay_once() for _ in range(3)]
-    assert reports[0].published == 4 and reports[0].failed == 1
-    assert reports[1].parked == [stuck.event_id]
-    assert reports[2].published == reports[2].failed == 0
+    first = await relay.relay_once()
+    assert first.published == 4 and first.failed == 1 and first.parked == []
+    await asyncio.sleep(0.6)  # past the budget of 0.5 s, and past its backoff
+    second = await relay.relay_once()
+    assert second.parked == [stuck.event_id]
+    await asyncio.sleep(0.3)
+    third = await relay.relay_once()
+    assert third.published == third.failed == 0
 
     await all_projected(system, 4)
     async with runtime.sessions() as session:
@@ -94,6 +104,70 @@ async def test_a_failing_outbox_row_is_set_aside_and_does_not_block_the_rows_beh
         ).all()
     assert [row.event_id for row in parked] == [stuck.event_id]
     assert "Unroutable" in parked[0].last_error
+
+
+async def test_a_broker_that_nacks_for_seconds_then_recovers_parks_nothing(
+    rabbit: tuple[str, str], broker: RabbitTransport, databases: DatabaseFactory
+) -> None:
+    """Real nacks, as during a quorum leader election: matching's queue is held over a
+    one-message cap with reject-publish, so the broker refuses every publish for seconds."""
+    vhost, _url = rabbit
+    queue = service_queue("matching").name
+    # The default ten-minute budget; retries capped at 2 s so the test ends soon after.
+    settings = Settings(environment="development", relay_retry_max_seconds=2)
+    assert settings.relay_park_after_seconds >= 600
+    async with running(
+        [(exporters, await databases()), (matching, await databases())],
+        broker,
+        relays=False,
+        consumers=False,
+        settings=settings,
+    ) as system:
+        for n in range(2):  # unreadable fillers: the consumer dead-letters them later
+            await broker.send_to_queue(queue, OutgoingMessage("filler", b"x", f"f{n}", "c"))
+        infra.rabbitmqctl(
+            "set_policy",
+            "-p",
+            vhost,
+            "--apply-to",
+            "queues",
+            "refuse",
+            f"^{queue}$",
+            '{"max-length": 1, "overflow": "reject-publish"}',
+        )
+        runtime = system["exporters"]
+        await write_exporter_events(runtime, 10, "nacked")
+        relay = runtime.relay()
+        stop = asyncio.Event()
+        relaying = asyncio.create_task(relay.run(stop))
+        outbox = exporters.tables.outbox
+        try:
+
+            async def refused() -> bool:
+                return await count(runtime, outbox, col(outbox.attempts) > 1) == 10
+
+            await infra.eventually(refused, timeout=30)  # every row refused, more than once
+            await asyncio.sleep(2)
+            assert await count(runtime, outbox, col(outbox.sent_at).is_not(None)) == 0
+            # The broker recovers. (A quorum queue leaves its reject-publish state when it is
+            # re-evaluated under a larger cap; clearing the policy alone would not do it.)
+            infra.rabbitmqctl(
+                "set_policy",
+                "-p",
+                vhost,
+                "--apply-to",
+                "queues",
+                "refuse",
+                f"^{queue}$",
+                '{"max-length": 1000000, "overflow": "reject-publish"}',
+            )
+            system.subscriptions.append(await system["matching"].subscribe())
+            await all_projected(system, 10)
+        finally:
+            stop.set()
+            await relaying
+        assert await count(runtime, outbox, col(outbox.parked_at).is_not(None)) == 0
+        assert await count(runtime, outbox, col(outbox.sent_at).is_(None)) == 0
 
 
 @pytest.mark.parametrize("stage", ["fetched", "published"])

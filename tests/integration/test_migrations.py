@@ -11,7 +11,7 @@ from matching.bootstrap import definition as matching
 from support.infra import DatabaseFactory
 from tasdir.db import create_engine
 from tasdir.db.migrations import migrate
-from tasdir.runtime import ServiceDefinition
+from tasdir.service import ServiceDefinition
 
 
 @pytest.mark.parametrize("definition", [exporters, credit_products, matching], ids=lambda d: d.name)

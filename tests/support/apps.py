@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasdir.messaging import InProcessBus
-from tasdir.runtime import ServiceDefinition, ServiceRuntime
+from tasdir.service import ServiceDefinition, ServiceRuntime
 from tasdir.settings import Settings
 
 

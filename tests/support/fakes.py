@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasdir.messaging.transport import OutgoingMessage, TransportUnavailable, Unroutable
+from tasdir.messaging.transport import (
+    OutgoingMessage,
+    PublishRejected,
+    TransportUnavailable,
+    Unroutable,
+)
 
 
 @dataclass
@@ -13,10 +18,16 @@ class FakeTransport:
     published: list[OutgoingMessage] = field(default_factory=list)
     unroutable: set[str] = field(default_factory=set)
     down: bool = False
+    # The broker nacks every publish (a quorum queue electing its leader, say).
+    rejecting: bool = False
+    refused: int = 0
 
     async def publish(self, message: OutgoingMessage) -> None:
         if self.down:
             raise TransportUnavailable("broker away")
+        if self.rejecting:
+            self.refused += 1
+            raise PublishRejected(f"nack for {message.routing_key}")
         if message.routing_key in self.unroutable:
             raise Unroutable(message.routing_key)
         self.published.append(message)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import func, select
 from tasdir.contracts import events
 from tasdir.messaging.transport import Subscription, Transport
-from tasdir.runtime import ServiceDefinition, ServiceRuntime
+from tasdir.service import ServiceDefinition, ServiceRuntime
 from tasdir.settings import Settings
 
 from support.events import exporter_event
@@ -38,7 +38,7 @@ async def running(
     settings: Settings | None = None,
 ) -> AsyncIterator[Running]:
     """Migrate each service's database, then run its relay and consumer as tasks."""
-    settings = settings or Settings(environment="test")
+    settings = settings or Settings(environment="development")
     system = Running({})
     for definition, url in services:
         runtime = ServiceRuntime(

@@ -1,17 +1,24 @@
-"""The FastAPI application of one service, or of all three in the embedded mode.
+"""The FastAPI application of one service, or of several in one process.
 
-Every app gets the same platform: problem+json errors; the body size limit (413); the
-correlation id; Prometheus metrics on `/metrics`; `/healthz` and `/readyz`; the replay of
-idempotent POSTs. Rate limits come with authentication (`tasdir.auth.current_principal`) and
-use `app.state.redis`: pass `redis=` here or set it before the first request (the embedded mode
-sets a fakeredis). Without a Redis client there is no rate limit and no in-flight lock.
+Every app gets the same platform, from the outside in:
+- `CorrelationMiddleware`: every response carries `X-Correlation-ID`, a 500 included;
+- `MetricsMiddleware`: latency by method (a fixed set), route template and status;
+- `CrashMiddleware`: an unhandled error is a 500 problem, and the connection stays open;
+- `BodySizeLimitMiddleware`: 413 for a body over the limit;
+- problem+json for every error, documented on every route of the OpenAPI document;
+- `/healthz`, `/readyz`, and `/metrics` (unless `metrics_port` moves it off the public port);
+- no trailing-slash redirect, which would echo the `Host` header into `Location`.
+
+Rate limits come with authentication (`tasdir.auth.authenticate`) and use `app.state.redis`:
+pass `redis=` here or set it before the first request. Without a Redis client there is no rate
+limit and no in-flight idempotency lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -19,12 +26,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from tasdir.auth import TokenVerifier
-from tasdir.errors import install_problem_handlers, problem_response
+from tasdir.errors import CrashMiddleware, install_problem_handlers, problem_response
 from tasdir.idempotency import install_idempotency
 from tasdir.limits import BodySizeLimitMiddleware
-from tasdir.metrics import MetricsMiddleware, exposition, refresh_outbox_gauges
+from tasdir.metrics import MetricsMiddleware, exposition, serve_metrics
 from tasdir.observability import CorrelationMiddleware
-from tasdir.runtime import ServiceRuntime
+from tasdir.openapi import document_problems
+from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,22 +42,22 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 def create_app(
     title: str,
-    runtimes: Sequence[ServiceRuntime],
+    runtimes: Sequence[ServiceRuntime[Any]],
     settings: Settings,
     *,
     lifespan: Lifespan | None = None,
     redis: Any = None,
 ) -> FastAPI:
-    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, redirect_slashes=False)
     app.state.runtimes = {runtime.name: runtime for runtime in runtimes}
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     app.state.redis = redis
     install_problem_handlers(app)
     install_idempotency(app)
-    # The last added runs first: correlation, then metrics, then the body limit, so that a 413
-    # is counted and carries the correlation id.
+    # The last added runs first.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(CrashMiddleware)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(CorrelationMiddleware)
     for runtime in runtimes:
@@ -60,7 +68,12 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], response_model=None)
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        response_model=None,
+        responses={503: {"description": "A dependency is unreachable."}},
+    )
     async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
         checks: dict[str, bool] = {}
         for runtime in request.app.state.runtimes.values():
@@ -72,12 +85,14 @@ def create_app(
             return {"status": "ready", "checks": checks}
         return problem_response(503, detail="a dependency is unreachable", checks=checks)
 
-    @app.get("/metrics", tags=["health"], include_in_schema=False)
-    async def metrics(request: Request) -> Response:
-        await refresh_outbox_gauges(request.app.state.runtimes.values())
-        body, content_type = exposition()
-        return Response(body, media_type=content_type)
+    if settings.metrics_port is None:
 
+        @app.get("/metrics", tags=["health"], include_in_schema=False)
+        async def metrics() -> Response:
+            body, content_type = exposition()
+            return Response(body, media_type=content_type)
+
+    app.openapi = document_problems(app)  # type: ignore[method-assign]
     return app
 
 
@@ -96,11 +111,4 @@ async def _redis_ready(redis: Any) -> bool:
         return False
 
 
-def uow_for(service: str) -> Callable[[Request], AsyncIterator[Any]]:
-    """A dependency giving the route a fresh unit of work of `service`."""
-
-    async def dependency(request: Request) -> AsyncIterator[Any]:
-        async with request.app.state.runtimes[service].uow() as uow:
-            yield uow
-
-    return dependency
+__all__ = ["create_app", "redis_client", "serve_metrics"]

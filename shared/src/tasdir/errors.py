@@ -8,7 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,45 @@ class Invalid(Problem):
     status = 422
 
 
+class UnsupportedMediaType(Problem):
+    status = 415
+
+
+class FieldError(BaseModel):
+    """One invalid input, as a 422 lists them."""
+
+    field: str
+    # Where the field was: body, query, path or header.
+    in_: str = Field(alias="in")
+    message: str
+    code: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, the body of every error (`application/problem+json`)."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="A stable URI per kind of error.")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = Field(
+        default=None, description="The invalid inputs of a 422, each naming its field."
+    )
+
+
+def invalid_field(
+    field: str, message: str, *, where: str = "body", code: str = "invalid"
+) -> Invalid:
+    """A 422 naming one field."""
+    return Invalid(
+        f"invalid input: {field}",
+        errors=[{"field": field, "in": where, "message": message, "code": code}],
+    )
+
+
 def problem_response(
     status: int,
     *,
@@ -118,6 +160,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        raw = list(exc.errors())
+        if any(error.get("type") == "json_invalid" for error in raw):
+            # Whatever is wrong with the JSON, it is one kind of problem, with no "field".
+            return problem_response(
+                422,
+                kind="invalid-json",
+                detail="the request body is not valid JSON",
+                instance=request.url.path,
+            )
         errors = [
             {
                 "field": _field_name(tuple(error.get("loc", ()))),
@@ -125,7 +176,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "message": error.get("msg", "invalid"),
                 "code": error.get("type", "invalid"),
             }
-            for error in exc.errors()
+            for error in raw
         ]
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return problem_response(
@@ -145,8 +196,47 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        # Log the trace, never send it.
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, instance=request.url.path)
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two writes raced past the use case's own checks; the database kept one. The
+        # constraint's name stays in the log: it tells an attacker about the schema.
+        log.info("integrity conflict on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(
+            409,
+            kind="conflict",
+            detail="this conflicts with a record written at the same time; read it and retry",
+            instance=request.url.path,
+        )
+
+
+class CrashMiddleware:
+    """Pure ASGI, inside the correlation and metrics middlewares: an unhandled error becomes a
+    500 problem that carries `X-Correlation-ID` and keeps the connection open.
+
+    Starlette's own last-resort handler runs outside every middleware and re-raises, which
+    drops both the correlation id and the keep-alive connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            # Log the trace, never send it.
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                response = problem_response(500, instance=scope.get("path"))
+                await response(scope, receive, send)

@@ -1,14 +1,12 @@
 """`Idempotency-Key` on POSTs: the stored response in the database, the in-flight lock in Redis.
 
-A route opts in with a dependency, and its use case records the response before it commits:
+A route opts in with one dependency, and its use case stays free of HTTP types:
 
-    Idempotency = Annotated[IdempotentRequest | None, Depends(idempotency_for("exporters"))]
-
-    @router.post("", status_code=201)
-    async def register(body: ..., principal: ..., uow: UoW, idempotency: Idempotency): ...
-        # in the use case, before `await uow.commit()`:
-        if idempotency is not None:
-            idempotency.record(uow, response_body)
+    @router.post("", status_code=201, response_model=ProviderPublic,
+                 dependencies=[Depends(idempotency_for("credit_products"))])
+    async def register(body: ..., principal: ..., uow: UoW) -> ProviderPublic:
+        provider = await services.register_provider(command, uow)   # ends in uow.commit(provider)
+        return ProviderPublic.of(provider)
 
 The dependency, for a request that carries a key:
 1. takes the Redis lock `<prefix>idempotency:<service>:<sub>:<key>` (SET NX PX); a concurrent
@@ -16,15 +14,15 @@ The dependency, for a request that carries a key:
 2. looks the key up in the service's `idempotency_key` table: a stored response with the same
    request hash is replayed (same status and body, `Idempotent-Replayed: true`) and the use
    case never runs; another hash is a 422;
-3. otherwise lets the route run, and releases the lock afterwards.
+3. otherwise registers a hook on the request's unit of work: when the use case commits its
+   result, the hook renders it with the route's response model and stores it in the same
+   transaction. Then it lets the route run, and releases the lock afterwards.
 
-The row is written in the business transaction, so the write and its stored response commit or
-vanish together. Its primary key `(principal, key)` still refuses a second commit if the lock
-was lost (Redis down or the lock expired); that request then gets the stored answer too.
-Failed requests store nothing: a retry with the same key runs again.
+So the write and its stored response commit or vanish together. The row's primary key
+`(principal, key)` still refuses a second commit if the lock was lost (Redis down or the lock
+expired); that request then gets the stored answer too. Failed requests store nothing: a retry
+with the same key runs again.
 """
-
-from __future__ import annotations
 
 import hashlib
 import json
@@ -33,19 +31,22 @@ import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import Response
-from pydantic_core import to_jsonable_python
+from pydantic import TypeAdapter
 from redis.exceptions import WatchError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from tasdir.auth import Principal, current_principal
 from tasdir.contracts import utcnow
+from tasdir.db.tables import IdempotencyFields
 from tasdir.db.uow import UnitOfWork
 from tasdir.errors import Conflict, Invalid
+from tasdir.routing import uow_for
 
 log = logging.getLogger(__name__)
 
@@ -72,26 +73,28 @@ def request_hash(method: str, path: str, body: bytes) -> str:
 
 @dataclass(frozen=True)
 class IdempotentRequest:
-    """A request that carries an `Idempotency-Key`, handed to the use case."""
+    """A request that carries an `Idempotency-Key`."""
 
     principal: str
     key: str
     request_hash: str
     status: int  # the route's success status, stored with the body
-    model: Any  # the service's `idempotency_key` table
+    response_model: Any  # the route's response model, which renders the use case's result
 
-    def record(self, uow: UnitOfWork, body: Any) -> None:
-        """Store the response in the unit of work's transaction; call before `uow.commit()`.
+    def render(self, result: object) -> str:
+        adapter: TypeAdapter[Any] = TypeAdapter(self.response_model)
+        answer = adapter.validate_python(result, from_attributes=True)
+        return json.dumps(adapter.dump_python(answer, mode="json"), separators=(",", ":"))
 
-        `body` is what the route answers (a model or plain data); it is stored as JSON.
-        """
+    def record(self, uow: UnitOfWork, result: object) -> None:
+        """Store the response in the unit of work's transaction (a `before_commit` hook)."""
         uow.session.add(
-            self.model(
+            uow.tables.idempotency(
                 principal=self.principal,
                 key=self.key,
                 request_hash=self.request_hash,
                 status=self.status,
-                body=json.dumps(to_jsonable_python(body), separators=(",", ":")),
+                body=self.render(result),
                 created_at=utcnow(),
             )
         )
@@ -160,15 +163,18 @@ class InFlightLock:
             log.warning("could not release idempotency lock %s", self.name, exc_info=True)
 
 
-async def _stored(request: Request, service: str, principal: str, key: str) -> Any:
+async def _stored(
+    request: Request, service: str, principal: str, key: str
+) -> IdempotencyFields | None:
     runtime = request.app.state.runtimes[service]
-    model = runtime.definition.tables.idempotency
+    model = runtime.tables.idempotency
     query = select(model).where(col(model.principal) == principal, col(model.key) == key)
     async with runtime.sessions() as session:
-        return (await session.exec(query)).first()
+        found: IdempotencyFields | None = (await session.exec(query)).first()
+        return found
 
 
-def _answer_from(stored: Any, request_hash: str) -> Exception:
+def _answer_from(stored: IdempotencyFields, request_hash: str) -> Exception:
     if stored.request_hash != request_hash:
         return _key_problem(
             "this Idempotency-Key was used for another request", "idempotency-key-reused"
@@ -176,14 +182,14 @@ def _answer_from(stored: Any, request_hash: str) -> Exception:
     return IdempotentReplay(stored.status, stored.body)
 
 
-def idempotency_for(
-    service: str,
-) -> Callable[..., AsyncIterator[IdempotentRequest | None]]:
-    """The dependency of an idempotent POST of `service`: None when no key was sent."""
+@cache
+def idempotency_for(service: str) -> Callable[..., AsyncIterator[None]]:
+    """The dependency of an idempotent POST of `service`; it does nothing without a key."""
 
-    async def dependency(
+    async def idempotent(
         request: Request,
         principal: Annotated[Principal, Depends(current_principal)],
+        uow: Annotated[UnitOfWork, Depends(uow_for(service))],
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -191,9 +197,9 @@ def idempotency_for(
                 description="Retry safely: the same key and body answer the first response.",
             ),
         ] = None,
-    ) -> AsyncIterator[IdempotentRequest | None]:
+    ) -> AsyncIterator[None]:
         if idempotency_key is None:
-            yield None
+            yield
             return
         if not _VALID_KEY.match(idempotency_key):
             raise _key_problem(
@@ -201,14 +207,13 @@ def idempotency_for(
                 "invalid-idempotency-key",
             )
         state = request.app.state
-        runtime = state.runtimes[service]
         route = request.scope.get("route")
         idempotent = IdempotentRequest(
             principal=principal.sub,
             key=idempotency_key,
             request_hash=request_hash(request.method, request.url.path, await request.body()),
             status=getattr(route, "status_code", None) or 200,
-            model=runtime.definition.tables.idempotency,
+            response_model=getattr(route, "response_model", None) or Any,
         )
         lock: InFlightLock | None = None
         redis = getattr(state, "redis", None)
@@ -231,8 +236,9 @@ def idempotency_for(
             stored = await _stored(request, service, principal.sub, idempotency_key)
             if stored is not None:
                 raise _answer_from(stored, idempotent.request_hash)
+            uow.before_commit(idempotent.record)
             try:
-                yield idempotent
+                yield
             except IntegrityError:
                 # A duplicate that got past the lock committed first: answer as it did.
                 stored = await _stored(request, service, principal.sub, idempotency_key)
@@ -243,7 +249,7 @@ def idempotency_for(
             if lock is not None:
                 await lock.release()
 
-    return dependency
+    return idempotent
 
 
 __all__ = [

@@ -3,9 +3,8 @@
 - `BodySizeLimitMiddleware` is pure ASGI. A declared `Content-Length` over the limit is refused
   before the app is called. A streamed body is counted as it is read: once it goes over, the
   read fails (so no handler gets the body) and whatever the app answers is replaced by the 413.
-- `RateLimiter` counts requests per principal in fixed one-minute windows, with INCR and
-  EXPIRE in one MULTI, so concurrent requests of one principal never lose a count.
-  `tasdir.auth.current_principal` calls it, so every authenticated route is limited, once per
+- `RateLimiter` counts requests per principal in a sliding one-minute window in Redis.
+  `tasdir.auth.authenticate` calls it, so every authenticated route is limited, once per
   request, keyed by the principal rather than by an address that many users may share.
 """
 
@@ -13,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +22,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasdir.errors import Problem, problem_response
+from tasdir.text import is_ascii_digits
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,11 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if (
+            declared is not None
+            and is_ascii_digits(declared)
+            and int(declared) > self.max_body_bytes
+        ):
             await self._too_large(scope)(scope, receive, send)
             return
 
@@ -92,10 +97,21 @@ class RateLimited(Problem):
 
 
 class RateLimiter:
-    """A fixed-window counter per principal: `<prefix>ratelimit:<sub>:<window>`.
+    """A sliding window per principal: at most `limit` requests in any `window_seconds`.
 
-    The client comes from the caller (`app.state.redis`): a `redis.asyncio.Redis`, or a
-    `fakeredis.FakeAsyncRedis` in the embedded mode.
+    Each accepted request is a member of a sorted set scored by its time,
+    `<prefix>ratelimit:<sub>`. One MULTI drops the members older than the window, adds this
+    request and counts; a request over the limit takes its member back out, so a client that
+    keeps knocking is not locked out for longer than its `Retry-After`. Unlike fixed windows,
+    no client gets twice its burst across a window boundary.
+
+    The client comes from the caller (`app.state.redis`): a `redis.asyncio.Redis`, or the
+    in-process stand-in of the embedded mode. The clock is injected, so tests need no waiting.
+
+    The `limits` library implements the same moving window, but its storages open their own
+    connections from a URI (so it could share neither the service's client nor the embedded
+    stand-in), its Redis window runs Lua (which the stand-in does not), and its clock cannot be
+    injected; these few lines do exactly what is needed.
     """
 
     def __init__(
@@ -104,7 +120,7 @@ class RateLimiter:
         *,
         prefix: str,
         per_minute: int,
-        window_seconds: int = 60,
+        window_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = redis
@@ -113,33 +129,38 @@ class RateLimiter:
         self.window_seconds = window_seconds
         self.clock = clock
 
-    def key(self, subject: str, window: int) -> str:
-        return f"{self.prefix}ratelimit:{subject}:{window}"
+    def key(self, subject: str) -> str:
+        return f"{self.prefix}ratelimit:{subject}"
 
     async def hit(self, subject: str) -> None:
         """Count one request of `subject`; raise `RateLimited` (429) past the limit."""
         if self.limit <= 0:
             return
         now = self.clock()
-        window = int(now // self.window_seconds)
-        key = self.key(subject, window)
+        key = self.key(subject)
+        member = f"{now:.6f}:{secrets.token_hex(4)}"
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                # Twice the window: a slow clock elsewhere never sees a key vanish early.
-                pipe.expire(key, self.window_seconds * 2)
-                count, _ = await pipe.execute()
+                pipe.zremrangebyscore(key, "-inf", now - self.window_seconds)
+                pipe.zadd(key, {member: now})
+                pipe.zcard(key)
+                pipe.zrange(key, 0, 0, withscores=True)
+                pipe.expire(key, math.ceil(self.window_seconds) + 1)
+                _, _, count, oldest, _ = await pipe.execute()
+            if int(count) <= self.limit:
+                return
+            await self.redis.zrem(key, member)
         except Exception:
             # A Redis outage must not take the API down with it: fail open, loudly.
             log.warning("rate limiter unavailable; letting the request through", exc_info=True)
             return
-        if int(count) > self.limit:
-            retry_after = max(1, math.ceil((window + 1) * self.window_seconds - now))
-            raise RateLimited(
-                f"more than {self.limit} requests per minute; retry in {retry_after}s",
-                headers={"Retry-After": str(retry_after)},
-                retry_after=retry_after,
-            )
+        first = float(oldest[0][1]) if oldest else now
+        retry_after = max(1, math.ceil(first + self.window_seconds - now))
+        raise RateLimited(
+            f"more than {self.limit} requests in {self.window_seconds:g}s; retry in {retry_after}s",
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+        )
 
 
 def rate_limiter(request: Request) -> RateLimiter | None:

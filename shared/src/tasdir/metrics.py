@@ -12,7 +12,11 @@ process, so the `service` label tells them apart instead of a registry per servi
   (consumed, duplicate, ignored, requeued, dead_lettered).
 - `tasdir_events_dead_lettered_total{service, event_type, outcome}`: the dead-lettered subset.
 - `tasdir_outbox_lag_seconds{service}`, `tasdir_outbox_pending{service}`,
-  `tasdir_outbox_parked{service}`: read from the outbox at scrape time.
+  `tasdir_outbox_parked{service}`: set by the service's relay every few seconds, so they are
+  served by the process that runs the relay (the relay's own /metrics under `tasdir stack`).
+
+`method` is one of a fixed set, or `other`; `route` is a template or `unmatched`. A client can
+therefore not grow the label set, however it calls.
 """
 
 from __future__ import annotations
@@ -30,15 +34,15 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    start_http_server,
 )
-from sqlalchemy import func
-from sqlmodel import col, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tasdir.messaging.relay import OutboxCounts
 from tasdir.messaging.transport import (
     OutgoingMessage,
+    Publisher,
     PublishRejected,
-    Transport,
     TransportUnavailable,
     Unroutable,
 )
@@ -46,6 +50,9 @@ from tasdir.messaging.transport import (
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", Counter, Gauge, Histogram)
+
+# Label values come from a fixed set: a client inventing methods must not grow the scrape.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _metric(kind: type[M], name: str, documentation: str, labels: Iterable[str], **kw: Any) -> M:
@@ -118,9 +125,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_with_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            HTTP_LATENCY.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - started
-            )
+            method = scope["method"] if scope["method"] in HTTP_METHODS else "other"
+            HTTP_LATENCY.labels(method, route, str(status)).observe(time.perf_counter() - started)
 
 
 def consumer_outcomes(service: str) -> Callable[[str, str], None]:
@@ -135,14 +141,11 @@ def consumer_outcomes(service: str) -> Callable[[str, str], None]:
 
 
 class MeteredTransport:
-    """Wraps the relay's transport to count each publish by event type and outcome."""
+    """Wraps the relay's publisher to count each publish by event type and outcome."""
 
-    def __init__(self, transport: Transport, service: str) -> None:
+    def __init__(self, transport: Publisher, service: str) -> None:
         self._transport = transport
         self._service = service
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
 
     async def publish(self, message: OutgoingMessage) -> None:
         outcome = "published"
@@ -164,41 +167,35 @@ class MeteredTransport:
             EVENTS_PUBLISHED.labels(self._service, message.routing_key, outcome).inc()
 
 
-async def refresh_outbox_gauges(runtimes: Iterable[Any]) -> None:
-    """Read each service's outbox now, so the gauges are as fresh as the scrape."""
-    for runtime in runtimes:
-        outbox = runtime.definition.tables.outbox
-        unsent = col(outbox.sent_at).is_(None)
-        try:
-            async with runtime.sessions() as session:
-                oldest, pending = (
-                    await session.exec(
-                        select(func.min(outbox.created_at), func.count()).where(
-                            unsent, col(outbox.parked_at).is_(None)
-                        )
-                    )
-                ).one()
-                parked = (
-                    await session.exec(
-                        select(func.count()).where(unsent, col(outbox.parked_at).is_not(None))
-                    )
-                ).one()
-        except Exception:
-            log.warning("outbox of %s unreadable for metrics", runtime.name, exc_info=True)
-            continue
+def outbox_gauges(service: str) -> Callable[[OutboxCounts], None]:
+    """The relay's `on_counts` callback: it sets the outbox gauges of `service`.
+
+    The relay reads its outbox now and then in one query, so a scrape costs no query at all.
+    """
+
+    def on_counts(counts: OutboxCounts) -> None:
         lag = 0.0
-        if oldest is not None:
-            if oldest.tzinfo is None:  # SQLite gives naive UTC
-                oldest = oldest.replace(tzinfo=UTC)
-            lag = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
-        OUTBOX_LAG.labels(runtime.name).set(lag)
-        OUTBOX_PENDING.labels(runtime.name).set(pending)
-        OUTBOX_PARKED.labels(runtime.name).set(parked)
+        if counts.oldest_pending is not None:
+            lag = max(0.0, (datetime.now(UTC) - counts.oldest_pending).total_seconds())
+        OUTBOX_LAG.labels(service).set(lag)
+        OUTBOX_PENDING.labels(service).set(counts.pending)
+        OUTBOX_PARKED.labels(service).set(counts.parked)
+
+    return on_counts
 
 
 def exposition() -> tuple[bytes, str]:
     """The text exposition of this process's registry, and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """Serve this process's /metrics on a port of its own (a relay, a consumer, or an API told
+    to keep metrics off its public port)."""
+    try:
+        start_http_server(port, addr=host)
+    except OSError as exc:  # metrics are worth a warning, never a dead process
+        log.warning("cannot serve /metrics on %s:%s: %s", host, port, exc)
 
 
 __all__ = [
@@ -213,5 +210,6 @@ __all__ = [
     "MetricsMiddleware",
     "consumer_outcomes",
     "exposition",
-    "refresh_outbox_gauges",
+    "outbox_gauges",
+    "serve_metrics",
 ]

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from support import infra
 from tasdir.api import create_app
 from tasdir.messaging.inproc import InProcessBus
-from tasdir.runtime import ServiceRuntime
+from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
 from unit.platform.kit import Platform
 
@@ -38,7 +38,7 @@ async def make_platform(
     made: list[Platform] = []
 
     async def make(*, with_redis: bool = True, **overrides: Any) -> Platform:
-        settings = Settings(environment="test", redis_prefix=prefix, **overrides)
+        settings = Settings(environment="development", redis_prefix=prefix, **overrides)
         runtime = ServiceRuntime(
             exporters,
             database_url=await databases(),

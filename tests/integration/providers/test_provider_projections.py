@@ -21,10 +21,10 @@ from tasdir.api import create_app
 from tasdir.auth import issue_token
 from tasdir.contracts import Envelope, events
 from tasdir.messaging import OutgoingMessage, RabbitTransport
-from tasdir.runtime import ServiceRuntime
+from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
 
-SETTINGS = Settings(environment="test")
+SETTINGS = Settings(environment="development")
 PROJECTIONS = (("matching", MatchingProviders), ("exporters", ExportersProviders))
 
 

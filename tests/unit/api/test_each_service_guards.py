@@ -16,12 +16,13 @@ from credit_products.bootstrap import definition as credit_products
 from exporters.bootstrap import definition as exporters
 from matching.bootstrap import definition as matching
 from support.apps import sqlite_runtime
+from support.tokens import make_token
 from tasdir.api import create_app
-from tasdir.auth import Role, issue_token
-from tasdir.runtime import ServiceDefinition
+from tasdir.auth import Role
+from tasdir.service import ServiceDefinition
 from tasdir.settings import Settings
 
-SETTINGS = Settings(environment="test", rate_limit_per_minute=5, max_body_bytes=4096)
+SETTINGS = Settings(environment="development", rate_limit_per_minute=5, max_body_bytes=4096)
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,7 @@ class Service:
 
     def token(self, role: Role | None = None, sub: str | None = None, **claims: Any) -> str:
         role = role or self.route.role
-        return issue_token(
-            SETTINGS, role=role, sub=sub or f"{role}-sub", provider_id="p1", **claims
-        )
+        return make_token(SETTINGS, role, sub=sub or f"{role}-sub", **claims)
 
 
 @pytest.fixture(params=ROUTES, ids=lambda r: r.definition.name)
@@ -131,7 +130,7 @@ async def test_the_right_role_gets_through(service: Service) -> None:
         lambda: "garbage",
         lambda: jwt.encode(
             {"sub": "u", "role": "admin", "exp": int(time.time()) - 10},
-            SETTINGS.jwt_secret,
+            SETTINGS.secret,
             algorithm="HS256",
         ),
         lambda: jwt.encode(

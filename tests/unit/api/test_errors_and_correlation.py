@@ -12,13 +12,13 @@ import pytest
 from exporters.bootstrap import definition as exporters
 from fastapi import APIRouter
 from support.apps import sqlite_runtime
+from support.tokens import make_token
 from tasdir.api import create_app
-from tasdir.auth import issue_token
 from tasdir.correlation import current_correlation_id
 from tasdir.observability import JsonFormatter
 from tasdir.settings import Settings
 
-SETTINGS = Settings(environment="test")
+SETTINGS = Settings(environment="development")
 crashes = APIRouter()
 
 
@@ -71,7 +71,7 @@ async def test_missing_and_bad_tokens_are_401_problems(client: httpx.AsyncClient
 
 
 async def test_a_role_that_may_never_use_the_route_is_a_403(client: httpx.AsyncClient) -> None:
-    token = issue_token(SETTINGS, role="advisor", sub="a1")
+    token = make_token(SETTINGS, "advisor", sub="a1")
     response = await client.post(
         "/v1/exporters",
         json={"legal_name": "X", "ice": "001234567000089", "region": "oriental"},
@@ -81,7 +81,7 @@ async def test_a_role_that_may_never_use_the_route_is_a_403(client: httpx.AsyncC
 
 
 async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient) -> None:
-    token = issue_token(SETTINGS, role="exporter", sub="e1")
+    token = make_token(SETTINGS, "exporter", sub="e1")
     response = await client.post(
         "/v1/exporters",
         content=b"{not json",

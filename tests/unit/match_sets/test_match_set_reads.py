@@ -13,12 +13,13 @@ import pytest
 from matching.adapters.orm import MatchSet
 from matching.bootstrap import definition
 from support.apps import sqlite_runtime
+from support.tokens import make_token
 from tasdir.api import create_app
-from tasdir.auth import Role, issue_token
-from tasdir.runtime import ServiceRuntime
+from tasdir.auth import Role
+from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
 
-SETTINGS = Settings(environment="test")
+SETTINGS = Settings(environment="development")
 START = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
 
@@ -60,7 +61,7 @@ async def add(runtime: ServiceRuntime, *, region: str, org: str, status: str, mi
 
 
 def auth(role: Role, **claims: Any) -> dict[str, str]:
-    token = issue_token(SETTINGS, role=role, sub=f"{role}-1", **claims)
+    token = make_token(SETTINGS, role, sub=f"{role}-1", **claims)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -110,7 +111,7 @@ async def test_an_admin_sees_every_region_and_pages_oldest_first(
 async def test_the_queue_is_for_advisors_and_admins(
     client: httpx.AsyncClient, seeded: dict[str, UUID], role: Role
 ) -> None:
-    response = await client.get("/v1/match-sets", headers=auth(role, provider_id="p1"))
+    response = await client.get("/v1/match-sets", headers=auth(role))
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
 
@@ -154,5 +155,5 @@ async def test_an_unknown_request_answers_404_and_a_provider_403(
     client: httpx.AsyncClient,
 ) -> None:
     assert (await client.get(f"/v1/match-sets/{uuid4()}", headers=auth("admin"))).status_code == 404
-    provider = auth("provider", provider_id="p1")
+    provider = auth("provider")
     assert (await client.get(f"/v1/match-sets/{uuid4()}", headers=provider)).status_code == 403

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from exporters.bootstrap import definition as exporters
 from fastapi import FastAPI
+from support.tokens import make_token
 from tasdir.api import create_app
-from tasdir.auth import issue_token
 from tasdir.messaging.inproc import InProcessBus
-from tasdir.runtime import ServiceRuntime
+from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
 
 
@@ -30,7 +30,7 @@ class Platform:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://t")
 
     def auth(self, sub: str = "u1", role: str = "exporter", **claims: Any) -> dict[str, str]:
-        token = issue_token(self.settings, role=role, sub=sub, **claims)  # type: ignore[arg-type]
+        token = make_token(self.settings, role, sub=sub, **claims)
         return {"Authorization": f"Bearer {token}"}
 
 
@@ -42,7 +42,7 @@ async def make_platform(tmp_path: Path) -> AsyncIterator[MakePlatform]:
     made: list[Platform] = []
 
     async def make(*, redis: Any = "fake", **overrides: Any) -> Platform:
-        settings = Settings(environment="test", redis_prefix="t:", **overrides)
+        settings = Settings(environment="development", redis_prefix="t:", **overrides)
         database = tmp_path / f"exporters-{len(made)}.db"
         runtime = ServiceRuntime(
             exporters,

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from exporters.adapters.orm import Exporter
+from exporters.adapters.orm import ExporterRow as Exporter
 from exporters.service_layer import services
 from sqlmodel import func, select
 from tasdir.idempotency import REPLAYED_HEADER, canonical_body, request_hash

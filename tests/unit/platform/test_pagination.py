@@ -8,7 +8,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from exporters.adapters.orm import Exporter
+from exporters.adapters.orm import ExporterRow as Exporter
 from sqlmodel import col, select
 from tasdir.pagination import Page, PageParamsDep, decode_cursor, encode_cursor, paginate
 from unit.platform.kit import Platform, is_problem

@@ -14,13 +14,13 @@ from credit_products.bootstrap import definition as credit_products
 from fastapi import FastAPI
 from sqlmodel import col, select
 from support.apps import sqlite_runtime
+from support.tokens import make_token
 from tasdir.api import create_app
-from tasdir.auth import issue_token
 from tasdir.contracts import Envelope
-from tasdir.runtime import ServiceRuntime
+from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
 
-SETTINGS = Settings(environment="test", redis_prefix="t:")
+SETTINGS = Settings(environment="development", redis_prefix="t:")
 URL = "/v1/providers"
 
 
@@ -41,7 +41,7 @@ class CreditProducts:
 
 
 def auth(role: str = "admin", sub: str | None = None, **claims: Any) -> dict[str, str]:
-    token = issue_token(SETTINGS, role=role, sub=sub or f"{role}-1", **claims)  # type: ignore[arg-type]
+    token = make_token(SETTINGS, role, sub=sub or f"{role}-1", **claims)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -85,4 +85,5 @@ def is_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def fields_named(problem: dict[str, Any]) -> set[str]:
-    return {error["field"] for error in problem.get("errors", [])}
+    """The fields a 422 names (an item of a list, `regions.1`, names `regions`)."""
+    return {error["field"].split(".")[0] for error in problem.get("errors", [])}

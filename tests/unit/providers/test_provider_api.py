@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from credit_products.adapters.orm import Provider
+from credit_products.adapters.orm import ProviderRow as Provider
 from sqlmodel import func, select
 from tasdir.idempotency import REPLAYED_HEADER
 from unit.providers.kit import (

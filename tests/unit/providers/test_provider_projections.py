@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from matching.adapters.orm import ProviderProjection as MatchingProviders
 from matching.bootstrap import definition as matching
 from tasdir.contracts import Envelope, events
-from tasdir.embedded import EmbeddedSystem, build_app
 from tasdir.messaging import InProcessBus
 from tasdir.messaging.inproc import Chaos
-from tasdir.runtime import ServiceDefinition, ServiceRuntime
+from tasdir.service import ServiceDefinition, ServiceRuntime
+from tasdir_cli.embedded import EmbeddedSystem, build_app
 from unit.providers.kit import ADMIN, SETTINGS, URL, provider_body
 
 

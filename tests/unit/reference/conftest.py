@@ -9,9 +9,8 @@ from tasdir import reference
 
 
 @pytest.fixture
-def fresh_reference(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No FX override from the environment, and no file cached before or after the test."""
-    monkeypatch.delenv(reference.FX_TABLE_ENV, raising=False)
+def fresh_reference() -> Iterator[None]:
+    """No file cached before or after the test."""
     reference.clear_caches()
     yield
     reference.clear_caches()

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tasdir import reference
+from tasdir.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("fresh_reference")
 
@@ -121,28 +122,25 @@ def test_a_currency_without_a_rate_is_reported(tmp_path: Path) -> None:
         reference.to_mad(Decimal("1"), "ABC", table=table)
 
 
-def test_the_env_var_replaces_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_replacement_table_is_read_from_its_path(tmp_path: Path) -> None:
     path = _write_table(tmp_path / "fx.json", {"EUR": "11.00"}, indicative=False)
-    monkeypatch.setenv(reference.FX_TABLE_ENV, str(path))
-
-    table = reference.fx_table()
+    table = reference.fx_table(path)
     assert table.as_of == date(2026, 6, 30)
     assert table.indicative is False
     assert table.origin == str(path.resolve())
-    assert reference.to_mad(Decimal("2"), "EUR") == Decimal("22.00")
-
-    monkeypatch.delenv(reference.FX_TABLE_ENV)
+    assert reference.to_mad(Decimal("2"), "EUR", table=table) == Decimal("22.00")
+    # Without a path, the packaged table.
     assert reference.fx_table().as_of == date(2025, 1, 31)
 
 
-def test_an_explicit_path_wins_over_the_env_var(
+def test_the_setting_points_at_the_replacement_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        reference.FX_TABLE_ENV, str(_write_table(tmp_path / "env.json", {"EUR": "11"}))
-    )
-    explicit = _write_table(tmp_path / "explicit.json", {"EUR": "12"}, as_of="2026-07-01")
-    assert reference.fx_table(explicit).rates["EUR"] == Decimal("12")
+    path = _write_table(tmp_path / "fx.json", {"EUR": "12"}, as_of="2026-07-01")
+    monkeypatch.setenv("TASDIR_FX_TABLE", str(path))
+    settings = Settings(environment="development")
+    assert settings.fx_table == str(path)
+    assert reference.fx_table(settings.fx_table).rates["EUR"] == Decimal("12")
 
 
 def test_json_numbers_in_a_table_are_read_exactly(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,11 @@ import httpx
 import pytest
 from credit_products.bootstrap import definition
 from support.apps import sqlite_runtime
+from support.tokens import make_token
 from tasdir.api import create_app
-from tasdir.auth import issue_token
 from tasdir.settings import Settings
 
-SETTINGS = Settings(environment="test")
+SETTINGS = Settings(environment="development")
 KINDS = ["regions", "countries", "blocs", "currencies", "hs-chapters", "instruments", "fx"]
 
 
@@ -22,7 +23,7 @@ KINDS = ["regions", "countries", "blocs", "currencies", "hs-chapters", "instrume
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     runtime = await sqlite_runtime(definition, tmp_path, SETTINGS, name="cp")
     app = create_app("credit_products", [runtime], SETTINGS)
-    token = issue_token(SETTINGS, role="advisor", sub="a1", regions=("oriental",))
+    token = make_token(SETTINGS, "advisor", sub="a1", regions=("oriental",))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://t",
@@ -49,7 +50,7 @@ async def everything(client: httpx.AsyncClient, kind: str, lang: str | None = No
 
 @pytest.mark.parametrize("role", ["exporter", "provider", "advisor", "admin"])
 async def test_every_role_may_read_reference_data(client: httpx.AsyncClient, role: str) -> None:
-    token = issue_token(SETTINGS, role=role, sub="someone", provider_id="p-1")
+    token = make_token(SETTINGS, role, sub="someone")
     response = await client.get(
         "/v1/reference/regions", headers={"Authorization": f"Bearer {token}"}
     )
@@ -131,3 +132,33 @@ async def test_bad_paging_is_a_422_naming_the_field(
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert {e["field"] for e in response.json()["errors"]} == set(params)
+
+
+async def test_the_configured_fx_table_is_the_one_served(tmp_path: Path) -> None:
+    table = tmp_path / "fx.json"
+    table.write_text(
+        json.dumps(
+            {
+                "meta": {
+                    "dataset": "fx_mad",
+                    "version": "test-1",
+                    "as_of": "2026-07-01",
+                    "source": "a test",
+                    "source_url": "https://example.org/fx",
+                    "indicative": False,
+                    "notes": [],
+                },
+                "base": "MAD",
+                "rates": {"EUR": "12.5"},
+            }
+        )
+    )
+    settings = Settings(environment="development", fx_table=str(table))
+    runtime = await sqlite_runtime(definition, tmp_path, settings, name="cp-fx")
+    app = create_app("credit_products", [runtime], settings)
+    headers = {"Authorization": f"Bearer {make_token(settings, 'exporter')}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        body = (await c.get("/v1/reference/fx", headers=headers)).json()
+    await runtime.dispose()
+    assert body["as_of"] == "2026-07-01"
+    assert body["items"] == [{"currency": "EUR", "rate": "12.5"}]

@@ -1,4 +1,4 @@
-from tasdir.runtime import main
+from tasdir.process import main
 
 from credit_products.bootstrap import definition
 

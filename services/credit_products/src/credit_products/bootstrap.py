@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasdir.runtime import ServiceDefinition
+from tasdir.service import ServiceDefinition
 
 from credit_products.adapters import orm
 from credit_products.entrypoints.providers import router as providers_router

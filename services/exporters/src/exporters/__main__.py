@@ -1,4 +1,4 @@
-from tasdir.runtime import main
+from tasdir.process import main
 
 from exporters.bootstrap import definition
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasdir.runtime import ServiceDefinition
+from tasdir.service import ServiceDefinition
 
 from exporters.adapters import orm
 from exporters.entrypoints.api import router

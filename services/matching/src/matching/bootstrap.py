@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasdir.runtime import ServiceDefinition
+from tasdir.service import ServiceDefinition
 
 from matching.adapters import orm
 from matching.entrypoints.match_sets import router as match_sets_router

@@ -78,3 +78,25 @@ def run_env(metadata: MetaData) -> None:
             await engine.dispose()
 
     asyncio.run(main())
+
+
+# Changes to the tables every service keeps (`tasdir.db.tables`). Each service's migration calls
+# these, so the three databases change the same way.
+
+
+def add_outbox_retry_columns() -> None:
+    """The relay's per-row backoff: when a row first failed, when it is tried next."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def drop_outbox_retry_columns() -> None:
+    from alembic import op
+
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("next_attempt_at")
+        batch.drop_column("first_failed_at")

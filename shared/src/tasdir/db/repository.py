@@ -1,56 +1,154 @@
-"""The repository base: all queries live in repositories, none of them commits."""
+"""Repositories: all queries live here, and none of them commits.
+
+- `AggregateRepository` stores a domain aggregate (a plain dataclass in a service's `domain/`)
+  as a row of its table, so the domain never imports the ORM.
+- `VersionedProjection` keeps the latest snapshot of another service's aggregate, and never
+  lets an older event overwrite a newer one, even when two consumers race.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic_core import to_jsonable_python
-from sqlmodel import SQLModel
+from sqlalchemy import ColumnElement, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from tasdir.contracts import Envelope, IntegrationEvent, utcnow
+from tasdir.pagination import Page, PageParams, paginate
 
-M = TypeVar("M", bound=SQLModel)
+A = TypeVar("A")
+R = TypeVar("R", bound=SQLModel)
 
 
-class Repository(Generic[M]):
+def _to_column(value: object) -> object:
+    # Domain objects hold tuples; JSON columns hold lists.
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _from_column(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+class AggregateRepository(Generic[A, R]):
+    """Loads and stores aggregates of type `aggregate` as rows of `row_model`.
+
+    The aggregate's dataclass fields and the row's columns share their names. A loaded row is
+    remembered, so `save` updates the row the session already tracks (and has locked, after
+    `get_for_update`).
+    """
+
+    aggregate: type[A]
+    row_model: type[R]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._rows: dict[object, R] = {}
+
+    def to_aggregate(self, row: R) -> A:
+        names = [f.name for f in dataclasses.fields(self.aggregate)]  # type: ignore[arg-type]
+        aggregate = self.aggregate(**{name: _from_column(getattr(row, name)) for name in names})
+        self._rows[getattr(aggregate, "id", None)] = row
+        return aggregate
+
+    def _values(self, aggregate: A) -> dict[str, object]:
+        return {
+            f.name: _to_column(getattr(aggregate, f.name))
+            for f in dataclasses.fields(aggregate)  # type: ignore[arg-type]
+        }
+
+    async def get(self, key: object) -> A | None:
+        row = await self.session.get(self.row_model, key)
+        return None if row is None else self.to_aggregate(row)
+
+    async def get_for_update(self, key: object) -> A | None:
+        """The aggregate, its row locked until commit on PostgreSQL, so that two concurrent
+        changes never both make version N + 1. SQLite has one writer at a time anyway."""
+        row = await self.session.get(
+            self.row_model, key, with_for_update=True, populate_existing=True
+        )
+        return None if row is None else self.to_aggregate(row)
+
+    async def first(self, query: SelectOfScalar[R]) -> A | None:
+        row = (await self.session.exec(query)).first()
+        return None if row is None else self.to_aggregate(row)
+
+    def add(self, aggregate: A) -> None:
+        row = self.row_model(**self._values(aggregate))
+        self.session.add(row)
+        self._rows[getattr(aggregate, "id", None)] = row
+
+    def save(self, aggregate: A) -> None:
+        """Write a loaded aggregate's state back to its row."""
+        row = self._rows.get(getattr(aggregate, "id", None))
+        if row is None:
+            raise LookupError("save() takes an aggregate this repository loaded")
+        for name, value in self._values(aggregate).items():
+            setattr(row, name, value)
+        self.session.add(row)
+
+    async def page(
+        self, params: PageParams, *, order_by: Sequence[Any], where: Sequence[Any] = ()
+    ) -> Page[A]:
+        query = select(self.row_model)
+        for condition in where:
+            query = query.where(condition)
+        rows = await paginate(self.session, query, params, order_by=order_by)
+        return Page(
+            items=[self.to_aggregate(row) for row in rows.items], next_cursor=rows.next_cursor
+        )
+
+
+class Repository(Generic[R]):
+    """Plain rows, for tables that are not aggregates (a service's own read models)."""
+
     model: ClassVar[type[Any]]
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, key: Any) -> M | None:
-        return await self.session.get(self.model, key)
+    async def get(self, key: object) -> R | None:
+        row: R | None = await self.session.get(self.model, key)
+        return row
 
-    def add(self, obj: M) -> M:
+    def add(self, obj: R) -> R:
         self.session.add(obj)
         return obj
 
-    async def flush(self) -> None:
-        await self.session.flush()
 
-
-class VersionedProjection(Repository[M]):
+class VersionedProjection(Repository[R]):
     """A projection row per aggregate, with the `aggregate_version` it was built from.
 
-    `apply` writes an event's snapshot only if its version is newer than the stored one, so a
+    `apply` is one conditional statement: an insert, or an update only where the stored
+    version is older (`INSERT … ON CONFLICT DO UPDATE … WHERE version < excluded.version`). Two
+    consumers applying v3 and v2 at once therefore end on v3 whichever commits last; a
     duplicate or a late, older event changes nothing.
     """
 
     version_field: ClassVar[str] = "aggregate_version"
 
-    async def apply(self, key: Any, version: int, values: dict[str, Any]) -> bool:
-        row = await self.session.get(self.model, key)
-        if row is None:
-            self.session.add(self.model(**values, **{self.version_field: version}))
-            return True
-        if getattr(row, self.version_field) >= version:
-            return False
-        for name, value in values.items():
-            setattr(row, name, value)
-        setattr(row, self.version_field, version)
-        self.session.add(row)
-        return True
+    async def apply(self, key: object, version: int, values: dict[str, object]) -> bool:
+        table: Table = self.model.__table__
+        (primary,) = table.primary_key.columns
+        row = {**values, primary.name: key, self.version_field: version}
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(table).values(row)
+        newer: ColumnElement[bool] = (
+            table.c[self.version_field] < statement.excluded[self.version_field]
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[primary],
+            set_={name: statement.excluded[name] for name in row if name != primary.name},
+            where=newer,
+        )
+        result = await self.session.exec(statement)
+        return bool(getattr(result, "rowcount", 0))
 
     async def apply_event(
         self, envelope: Envelope, event: IntegrationEvent, *, key: str = "id"
@@ -59,7 +157,7 @@ class VersionedProjection(Repository[M]):
         column named like a payload field takes its value, `snapshot` the whole payload and
         `updated_at` the time of applying."""
         payload_fields = type(event).model_fields
-        values: dict[str, Any] = {}
+        values: dict[str, object] = {}
         for name in self.model.model_fields:
             if name == self.version_field:
                 continue

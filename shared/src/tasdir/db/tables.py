@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Index, Integer, Text
 from sqlmodel import Field, SQLModel
@@ -30,9 +29,14 @@ class OutboxFields(SQLModel):
     body: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Refused publishes: how many, the last error, when the first one happened and when the
+    # relay tries again (backoff with jitter).
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=Text)
-    # A row that kept failing is set aside here; the relay goes on with the rows behind it.
+    first_failed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # A row that kept failing for the relay's time budget is set aside here; the relay goes on
+    # with the rows behind it, and `tasdir outbox retry` brings it back.
     parked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
@@ -61,9 +65,11 @@ class IdempotencyFields(SQLModel):
 
 @dataclass(frozen=True)
 class MessagingTables:
-    outbox: Any
-    inbox: Any
-    idempotency: Any = None
+    """The concrete tables of one service, declared in its own registry."""
+
+    outbox: type[OutboxFields]
+    inbox: type[InboxFields]
+    idempotency: type[IdempotencyFields]
 
 
 def messaging_tables(base: type[SQLModel]) -> MessagingTables:

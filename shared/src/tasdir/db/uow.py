@@ -1,9 +1,17 @@
-"""The unit of work owns the transaction. Services and handlers add; only the UoW commits."""
+"""The unit of work owns the transaction. Use cases and handlers add; only the UoW commits.
+
+It writes the events an aggregate raises into the outbox, in the same transaction as the
+aggregate's own rows (`emit`), and runs the hooks its caller registered just before it commits
+(`before_commit`): the HTTP layer records an idempotent response that way, so a use case never
+sees an HTTP type.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Protocol, Self
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -11,13 +19,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tasdir.contracts import Envelope, IntegrationEvent, utcnow
 from tasdir.correlation import current_causation_id, current_correlation_id
-from tasdir.db.tables import MessagingTables
+from tasdir.db.tables import InboxFields, MessagingTables, OutboxFields
+
+
+class Aggregate(Protocol):
+    """What the outbox needs of an aggregate: its id, and the version its last event made."""
+
+    @property
+    def id(self) -> UUID: ...
+
+    @property
+    def version(self) -> int: ...
 
 
 class OutboxWriter:
     """Writes events into the outbox in the caller's transaction; the relay publishes them."""
 
-    def __init__(self, session: AsyncSession, model: Any, producer: str) -> None:
+    def __init__(self, session: AsyncSession, model: type[OutboxFields], producer: str) -> None:
         self._session = session
         self._model = model
         self._producer = producer
@@ -56,7 +74,7 @@ class OutboxWriter:
 class Inbox:
     """Which events a consumer has applied; written in the handler's own transaction."""
 
-    def __init__(self, session: AsyncSession, model: Any) -> None:
+    def __init__(self, session: AsyncSession, model: type[InboxFields]) -> None:
         self._session = session
         self._model = model
 
@@ -77,6 +95,18 @@ class Inbox:
         )
 
 
+CommitHook = Callable[["UnitOfWork", object], None]
+
+
+class UnitOfWorkPort(Protocol):
+    """What a use case needs of a unit of work, besides its repositories. Services extend it
+    with theirs; unit tests give the use cases a fake that keeps everything in memory."""
+
+    def emit(self, aggregate: Aggregate, event: IntegrationEvent) -> object: ...
+
+    async def commit(self, result: object = None) -> None: ...
+
+
 class UnitOfWork:
     """`async with uow: ...; await uow.commit()`. Leaving without a commit rolls back."""
 
@@ -88,13 +118,14 @@ class UnitOfWork:
         self, sessions: async_sessionmaker[AsyncSession], tables: MessagingTables, producer: str
     ) -> None:
         self._sessions = sessions
-        self._tables = tables
+        self.tables = tables
         self.producer = producer
+        self._hooks: list[CommitHook] = []
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
-        self.outbox = OutboxWriter(self.session, self._tables.outbox, self.producer)
-        self.inbox = Inbox(self.session, self._tables.inbox)
+        self.outbox = OutboxWriter(self.session, self.tables.outbox, self.producer)
+        self.inbox = Inbox(self.session, self.tables.inbox)
         self._open_repositories()
         return self
 
@@ -112,7 +143,21 @@ class UnitOfWork:
         finally:
             await self.session.close()
 
-    async def commit(self) -> None:
+    def emit(self, aggregate: Aggregate, event: IntegrationEvent) -> Envelope:
+        """Write the event an aggregate raised into the outbox, with its id and version."""
+        return self.outbox.add(
+            event, aggregate_id=aggregate.id, aggregate_version=aggregate.version
+        )
+
+    def before_commit(self, hook: CommitHook) -> None:
+        """Run `hook(uow, result)` in the transaction, just before the next commit."""
+        self._hooks.append(hook)
+
+    async def commit(self, result: object = None) -> None:
+        """Commit. `result` is what the use case answers; the hooks get it."""
+        hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            hook(self, result)
         await self.session.commit()
 
     async def rollback(self) -> None:

@@ -3,28 +3,53 @@
 A crash between the commit and the publish loses nothing: the row is still unsent and the next
 relay publishes it (consumers dedupe through their inbox). On PostgreSQL the batch is locked
 with `FOR UPDATE SKIP LOCKED`, so several relays share the work; SQLite runs one relay.
+
+Failures:
+- The broker unreachable (`TransportUnavailable`) is nobody's fault: the row keeps its attempts
+  and the whole relay backs off.
+- A row the broker refuses (a negative confirm during a leader election, no queue bound) is
+  retried on its own clock, with exponential backoff and jitter, while the rows behind it go
+  out. It is set aside (`parked_at`) only after it has kept failing for the time budget
+  (`RetryPolicy.park_after`, ten minutes by default), never after a count of quick attempts.
+  An operator lists and retries parked rows (`tasdir outbox parked|retry`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from tasdir.contracts import utcnow
-from tasdir.messaging.transport import (
-    OutgoingMessage,
-    Transport,
-    TransportUnavailable,
-)
+from tasdir.db.tables import OutboxFields
+from tasdir.messaging.transport import OutgoingMessage, Publisher, TransportUnavailable
 
 log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a failing row is tried again, and when it is set aside."""
+
+    base: float = 0.5
+    ceiling: float = 30.0
+    park_after: float = 600.0
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        """Exponential backoff with equal jitter: between half and all of base·2^(n-1)."""
+        full = min(self.ceiling, self.base * 2 ** max(0, attempts - 1))
+        return rng.uniform(full / 2, full)
 
 
 @dataclass
@@ -35,46 +60,119 @@ class RelayReport:
     unavailable: bool = False
 
 
+@dataclass(frozen=True)
+class OutboxCounts:
+    pending: int
+    parked: int
+    oldest_pending: datetime | None
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite gives back naive UTC; PostgreSQL aware."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def outbox_counts(session: AsyncSession, outbox: type[OutboxFields]) -> OutboxCounts:
+    """Pending and parked rows, and the oldest pending one, in one query."""
+    parked = col(outbox.parked_at).is_not(None)
+    query = select(
+        func.count().filter(~parked),
+        func.count().filter(parked),
+        func.min(outbox.created_at).filter(~parked),
+    ).where(col(outbox.sent_at).is_(None))
+    pending, parked_count, oldest = (await session.exec(query)).one()
+    return OutboxCounts(
+        int(pending or 0), int(parked_count or 0), aware(oldest) if oldest else None
+    )
+
+
 class OutboxRelay:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        outbox: Any,
-        transport: Transport,
+        outbox: type[OutboxFields],
+        transport: Publisher,
         *,
+        service: str = "",
         batch_size: int = 100,
-        max_attempts: int = 5,
+        retry: RetryPolicy | None = None,
         poll_interval: float = 0.2,
         max_backoff: float = 5.0,
+        clock: Clock = utcnow,
+        seed: int | None = None,
+        on_counts: Callable[[OutboxCounts], None] | None = None,
+        counts_interval: float = 5.0,
         fault: Callable[[str], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._transport = transport
+        self.service = service
         self.batch_size = batch_size
-        self.max_attempts = max_attempts
+        self.retry = retry or RetryPolicy()
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
+        self._clock = clock
+        self._rng = random.Random(seed)
+        self._on_counts = on_counts
+        self._counts_interval = counts_interval
+        self._counted_at: float | None = None
         self.wake = asyncio.Event()
         # Fault injection for crash tests: called with "fetched" (rows locked, nothing published)
         # and "published" (broker confirmed, rows not yet marked sent).
         self._fault = fault or (lambda _stage: None)
 
-    def _pending(self) -> Any:
+    def _pending(self, now: datetime) -> SelectOfScalar[OutboxFields]:
         model = self._outbox
         return (
             select(model)
-            .where(col(model.sent_at).is_(None), col(model.parked_at).is_(None))
+            .where(
+                col(model.sent_at).is_(None),
+                col(model.parked_at).is_(None),
+                or_(col(model.next_attempt_at).is_(None), col(model.next_attempt_at) <= now),
+            )
             .order_by(col(model.id))
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)  # not rendered on SQLite, which has one relay
         )
 
+    def _failed(self, row: OutboxFields, error: Exception, now: datetime) -> bool:
+        """Record a refused publish; True if the row is now set aside."""
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        first = aware(row.first_failed_at) if row.first_failed_at else now
+        row.first_failed_at = first
+        failing_for = (now - first).total_seconds()
+        if failing_for >= self.retry.park_after:
+            row.parked_at = now
+            row.next_attempt_at = None
+            log.error(
+                "outbox event set aside after failing for %.0fs (%d attempts)",
+                failing_for,
+                row.attempts,
+                extra={
+                    "event_id": row.event_id,
+                    "event_type": row.event_type,
+                    "error": row.last_error,
+                },
+            )
+            return True
+        delay = self.retry.delay(row.attempts, self._rng)
+        row.next_attempt_at = now + timedelta(seconds=delay)
+        log.warning(
+            "outbox publish failed (attempt %d); retrying in %.1fs: %s",
+            row.attempts,
+            delay,
+            row.last_error,
+            extra={"event_id": row.event_id},
+        )
+        return False
+
     async def relay_once(self) -> RelayReport:
         """Publish one batch. Rows stay locked until their outcome is committed."""
         report = RelayReport()
         async with self._sessions() as session, session.begin():
-            rows: Sequence[Any] = (await session.exec(self._pending())).all()
+            rows: Sequence[OutboxFields] = (await session.exec(self._pending(self._clock()))).all()
             if not rows:
                 return report
             self._fault("fetched")
@@ -83,40 +181,43 @@ class OutboxRelay:
                 return_exceptions=True,
             )
             self._fault("published")
-            now = utcnow()
+            now = self._clock()
             for row, outcome in zip(rows, outcomes, strict=True):
                 if outcome is None:
                     row.sent_at = now
+                    row.next_attempt_at = None
                     report.published += 1
                 elif isinstance(outcome, TransportUnavailable):
                     # The broker is away: the message is fine and keeps its attempts.
                     report.unavailable = True
                 elif isinstance(outcome, Exception):  # Unroutable, PublishRejected or worse
                     report.failed += 1
-                    row.attempts += 1
-                    row.last_error = f"{type(outcome).__name__}: {outcome}"[:2000]
-                    if row.attempts >= self.max_attempts:
-                        row.parked_at = now
+                    if self._failed(row, outcome, now):
                         report.parked.append(row.event_id)
-                        log.error(
-                            "outbox event set aside after %d attempts",
-                            row.attempts,
-                            extra={
-                                "event_id": row.event_id,
-                                "event_type": row.event_type,
-                                "error": row.last_error,
-                            },
-                        )
-                    else:
-                        log.warning(
-                            "outbox publish failed: %s",
-                            row.last_error,
-                            extra={"event_id": row.event_id},
-                        )
                 else:  # a BaseException such as cancellation: let it through
                     raise outcome
                 session.add(row)
         return report
+
+    async def counts(self) -> OutboxCounts:
+        async with self._sessions() as session:
+            return await outbox_counts(session, self._outbox)
+
+    async def report_counts(self, *, force: bool = False) -> None:
+        """Refresh the outbox gauges now and then: one query, never one per scrape."""
+        if self._on_counts is None:
+            return
+        loop_time = asyncio.get_running_loop().time()
+        recent = (
+            self._counted_at is not None and loop_time - self._counted_at < self._counts_interval
+        )
+        if recent and not force:
+            return
+        self._counted_at = loop_time
+        try:
+            self._on_counts(await self.counts())
+        except Exception:
+            log.warning("outbox unreadable for metrics", exc_info=True)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set. Survives broker and database outages."""
@@ -127,12 +228,13 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 report = RelayReport(unavailable=True)
+            await self.report_counts()
             if report.unavailable:
                 backoff = min(backoff * 2, self.max_backoff)
                 await _sleep_or(stop, backoff)
                 continue
             backoff = self.poll_interval
-            if report.published == 0 and report.failed == 0:
+            if report.published == 0:
                 self.wake.clear()
                 await _sleep_or(stop, self.poll_interval, self.wake)
 
@@ -146,3 +248,6 @@ async def _sleep_or(stop: asyncio.Event, seconds: float, wake: asyncio.Event | N
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+__all__ = ["OutboxCounts", "OutboxRelay", "RelayReport", "RetryPolicy", "outbox_counts"]

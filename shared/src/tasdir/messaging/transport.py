@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tasdir.contracts import Envelope
+from tasdir.db.tables import OutboxFields
 
 
 class TransportError(Exception):
@@ -56,7 +57,7 @@ class OutgoingMessage:
         )
 
     @classmethod
-    def from_outbox(cls, row: Any, **headers: Any) -> OutgoingMessage:
+    def from_outbox(cls, row: OutboxFields, **headers: Any) -> OutgoingMessage:
         """The message of a stored outbox row (the relay, `republish`)."""
         return cls.build(row.event_type, row.body, row.event_id, row.correlation_id, **headers)
 
@@ -96,7 +97,14 @@ class Subscription(Protocol):
     async def cancel(self) -> None: ...
 
 
-class Transport(Protocol):
+class Publisher(Protocol):
+    async def publish(self, message: OutgoingMessage) -> None:
+        """Return once the broker has confirmed. Raise `Unroutable`, `PublishRejected` or
+        `TransportUnavailable`."""
+        ...
+
+
+class Transport(Publisher, Protocol):
     async def connect(self) -> None: ...
 
     async def close(self) -> None: ...

@@ -86,7 +86,6 @@ from tasdir.reference.instruments import (
 )
 from tasdir.reference.instruments import instruments as instrument_list
 from tasdir.reference.money import (
-    FX_TABLE_ENV,
     MAD,
     Currency,
     FxTable,
@@ -135,7 +134,6 @@ def clear_caches() -> None:
 __all__ = [
     "ANY",
     "DEFAULT_LANG",
-    "FX_TABLE_ENV",
     "MAD",
     "NAME_LANGS",
     "REGION_NAME_LANGS",

@@ -17,8 +17,6 @@ from tasdir.reference._files import SourceMeta, parse_meta, read_packaged, read_
 from tasdir.reference.errors import FxRateUnavailable, ReferenceDataError, UnknownReferenceCode
 from tasdir.reference.i18n import DEFAULT_LANG, LocalizedText
 
-#: The environment variable that points to a replacement FX table (same JSON format).
-FX_TABLE_ENV = "TASDIR_FX_TABLE"
 MAD = "MAD"
 
 # Enough digits for any amount times any rate; rounding happens once, at the currency's quantum.
@@ -192,12 +190,12 @@ def _load_fx(path: str | None) -> FxTable:
 
 
 def fx_table(path: str | os.PathLike[str] | None = None) -> FxTable:
-    """The reference FX table: from `path`, else from `$TASDIR_FX_TABLE`, else the packaged one.
+    """The reference FX table: from `path` (a replacement in the same JSON format, which the
+    services take from `Settings.fx_table`, `TASDIR_FX_TABLE`), else the packaged one.
 
     Each source is read once per process (`clear_caches()` forgets them).
     """
-    chosen = path if path is not None else os.environ.get(FX_TABLE_ENV) or None
-    return _load_fx(None if chosen is None else str(Path(chosen).resolve()))
+    return _load_fx(None if path is None else str(Path(path).resolve()))
 
 
 def convert(

@@ -1,4 +1,7 @@
-"""The credit_products database: providers, and later products, with the outbox and inbox."""
+"""The credit_products database: providers, and later products, with the outbox and inbox.
+
+Rows, not the domain: `domain.Provider` is stored as a `ProviderRow` by its repository.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +18,17 @@ class CreditProductsModel(SQLModel, registry=registry()):
     pass
 
 
-class Provider(CreditProductsModel, table=True):
+class ProviderRow(CreditProductsModel, table=True):
     __tablename__ = "provider"
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=20)
     country: str = Field(max_length=2)
-    # Moroccan region codes, sorted; empty means national. Always replaced, never mutated in
-    # place, so that the ORM sees the change.
+    # Moroccan region codes, sorted; empty means national.
     regions: list[str] = Field(default_factory=list, sa_type=JSON)
     contact: str | None = Field(default=None, max_length=500)
     status: str = Field(default="active", max_length=20)
-    # Counts this aggregate's events: the `aggregate_version` of the next one is version + 1.
     version: int = 1
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -11,14 +11,15 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import Depends, Header, Response
 from pydantic import BaseModel
 from tasdir import reference
 from tasdir.auth import current_principal
 from tasdir.pagination import PageParamsDep, paginate_sequence
 from tasdir.reference import REGION_NAME_LANGS, SourceMeta, pick_language
+from tasdir.routing import SettingsDep, service_router
 
-router = APIRouter(
+router = service_router(
     prefix="/v1/reference",
     tags=["reference"],
     dependencies=[Depends(current_principal)],
@@ -219,9 +220,9 @@ class FxList(BaseModel):
 
 
 @router.get("/fx", response_model=FxList)
-async def fx(params: PageParamsDep) -> FxList:
+async def fx(params: PageParamsDep, settings: SettingsDep) -> FxList:
     """Units of MAD per 1 unit of each currency: indicative, dated, replaceable by config."""
-    table = reference.fx_table()
+    table = reference.fx_table(settings.fx_table)
     page = paginate_sequence(list(table.rates.items()), params, key=lambda rate: rate[0])
     return FxList(
         items=[{"currency": code, "rate": str(rate)} for code, rate in page.items],

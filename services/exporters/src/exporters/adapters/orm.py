@@ -15,7 +15,9 @@ class ExportersModel(SQLModel, registry=registry()):
     pass
 
 
-class Exporter(ExportersModel, table=True):
+class ExporterRow(ExportersModel, table=True):
+    """`domain.Exporter`, as its repository stores it."""
+
     __tablename__ = "exporter"
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
@@ -24,7 +26,6 @@ class Exporter(ExportersModel, table=True):
     legal_name: str = Field(max_length=200)
     ice: str = Field(max_length=15, unique=True)
     region: str = Field(max_length=64)
-    # Counts this aggregate's events: the `aggregate_version` of the next one is version + 1.
     version: int = 1
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
@@ -39,7 +40,7 @@ class ProviderProjection(ExportersModel, table=True):
 
     __tablename__ = "provider_projection"
 
-    id: UUID = Field(primary_key=True)
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=20)
     status: str = Field(max_length=20)

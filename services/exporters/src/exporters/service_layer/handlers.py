@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tasdir.contracts import Envelope, events
 from tasdir.messaging.consumer import EventHandler
 
@@ -16,7 +14,7 @@ async def project_provider(
     await uow.providers.apply_event(envelope, event)
 
 
-HANDLERS: dict[str, EventHandler[Any]] = {
+HANDLERS: dict[str, EventHandler[ExportersUnitOfWork]] = {
     events.ProviderRegistered.event_type: project_provider,
     events.ProviderUpdated.event_type: project_provider,
 }

@@ -1,19 +1,18 @@
-"""Use cases of the exporters service. They change state and write events; the UoW commits."""
+"""Use cases of exporters: load, ask the aggregate, hand the result to the unit of work.
+
+They take plain commands and a unit of work, never an HTTP type, so the unit tests run them on
+fakes without a database.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from tasdir.contracts import events, utcnow
-from tasdir.errors import Conflict, Invalid
+from tasdir.contracts import utcnow
+from tasdir.errors import Conflict
 
-from exporters.adapters.orm import Exporter
-from exporters.domain.exporter import is_valid_ice
-from exporters.service_layer.uow import ExportersUnitOfWork
-
-if TYPE_CHECKING:
-    from tasdir.idempotency import IdempotentRequest
+from exporters.domain.exporter import Exporter
+from exporters.service_layer.uow import ExportersUnitOfWorkPort
 
 
 @dataclass(frozen=True)
@@ -24,48 +23,21 @@ class RegisterExporter:
     region: str
 
 
-def snapshot(exporter: Exporter) -> dict[str, object]:
-    return {
-        "id": exporter.id,
-        "org": exporter.org,
-        "status": exporter.status,
-        "legal_name": exporter.legal_name,
-        "ice": exporter.ice,
-        "region": exporter.region,
-    }
-
-
-async def register_exporter(
-    command: RegisterExporter,
-    uow: ExportersUnitOfWork,
-    *,
-    idempotency: IdempotentRequest | None = None,
-) -> Exporter:
-    if not is_valid_ice(command.ice):
-        raise Invalid("ice must be 15 digits", kind="invalid-ice")
+async def register_exporter(command: RegisterExporter, uow: ExportersUnitOfWorkPort) -> Exporter:
+    exporter, registered = Exporter.register(
+        org=command.org,
+        legal_name=command.legal_name,
+        ice=command.ice,
+        region=command.region,
+        now=utcnow(),
+    )
+    # The database's unique keys settle a race between two registrations (a 409 as well);
+    # these checks give the usual case its precise answer.
     if await uow.exporters.by_org(command.org) is not None:
         raise Conflict("this organisation already has an exporter profile", kind="duplicate")
-    if await uow.exporters.by_ice(command.ice) is not None:
+    if await uow.exporters.by_ice(exporter.ice) is not None:
         raise Conflict("an exporter with this ICE is already registered", kind="duplicate-ice")
-    now = utcnow()
-    exporter = uow.exporters.add(
-        Exporter(
-            org=command.org,
-            legal_name=command.legal_name,
-            ice=command.ice,
-            region=command.region,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    uow.outbox.add(
-        events.ExporterRegistered.model_validate(snapshot(exporter)),
-        aggregate_id=exporter.id,
-        aggregate_version=exporter.version,
-    )
-    if idempotency is not None:
-        # The stored response commits with the exporter, or neither does.
-        idempotency.record(uow, snapshot(exporter))
-    await uow.commit()
+    uow.exporters.add(exporter)
+    uow.emit(exporter, registered)
+    await uow.commit(exporter)
     return exporter

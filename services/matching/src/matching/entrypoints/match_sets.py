@@ -10,20 +10,18 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 from pydantic import BaseModel
-from tasdir.api import uow_for
-from tasdir.auth import Principal, require_roles
+from tasdir.auth import Principal
 from tasdir.errors import NotFound
 from tasdir.pagination import Page, PageParamsDep
+from tasdir.reference.codes import RegionCode
+from tasdir.routing import service_router
 
 from matching.adapters.orm import MatchSet
-from matching.service_layer.uow import MatchingUnitOfWork
+from matching.deps import Reader, Reviewer, UoW
 
-router = APIRouter(prefix="/v1/match-sets", tags=["match-sets"])
-UoW = Annotated[MatchingUnitOfWork, Depends(uow_for("matching"))]
-Reviewer = Annotated[Principal, Depends(require_roles("advisor", "admin"))]
-Reader = Annotated[Principal, Depends(require_roles("exporter", "advisor", "admin"))]
+router = service_router(prefix="/v1/match-sets", tags=["match-sets"])
 MatchSetStatus = Literal["proposed", "in_review", "approved", "rejected"]
 NEAREST_MISSES = 50
 
@@ -61,7 +59,7 @@ async def review_queue(
     principal: Reviewer,
     uow: UoW,
     params: PageParamsDep,
-    region: Annotated[str | None, Query(max_length=64)] = None,
+    region: Annotated[RegionCode | None, Query()] = None,
     status: MatchSetStatus | None = None,
 ) -> Page[MatchSetPublic]:
     """The queue, oldest first; an advisor sees only its own regions."""

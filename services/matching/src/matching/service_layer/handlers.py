@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tasdir.contracts import Envelope, events
 from tasdir.messaging.consumer import EventHandler
 
@@ -22,7 +20,7 @@ async def project_provider(
     await uow.providers.apply_event(envelope, event)
 
 
-HANDLERS: dict[str, EventHandler[Any]] = {
+HANDLERS: dict[str, EventHandler[MatchingUnitOfWork]] = {
     events.ExporterRegistered.event_type: project_exporter,
     events.ExporterUpdated.event_type: project_exporter,
     events.ExporterDeactivated.event_type: project_exporter,

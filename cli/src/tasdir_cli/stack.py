@@ -1,9 +1,11 @@
-"""The real topology as processes (`make stack`): every service as its API, its event consumer and
-its outbox relay, against RabbitMQ, Redis and PostgreSQL.
+"""The real topology as processes (`tasdir stack`, `make stack`): every service as its API, its
+event consumer and its outbox relay, against RabbitMQ, Redis and PostgreSQL.
 
 The URLs come from the environment, as for any service process (`TASDIR_AMQP_URL`,
 `TASDIR_REDIS_URL`, `TASDIR_POSTGRES_URL` with `TASDIR_DATABASE_PREFIX`, or per service
-`TASDIR_<SERVICE>_DATABASE_URL`); the defaults point at localhost. The supervisor:
+`TASDIR_<SERVICE>_DATABASE_URL`); the defaults point at localhost. The children inherit the
+supervisor's environment, with `TASDIR_ENVIRONMENT` set to the environment of its settings, so
+that every process runs with the configuration the supervisor checked. The supervisor:
 
 1. checks that the broker, Redis and PostgreSQL answer, and says which one does not;
 2. migrates every service's database, creating it if it is missing (`python -m <svc> migrate`);
@@ -18,7 +20,6 @@ The URLs come from the environment, as for any service process (`TASDIR_AMQP_URL
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -31,8 +32,9 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
+from tasdir.settings import Settings, get_settings
 
-from tasdir.settings import SERVICES, Settings, get_settings
+from tasdir_cli.services import SERVICES
 
 PROCESSES = ("api", "consumer", "relay")
 DEFAULT_BASE_PORT = 8001
@@ -74,11 +76,15 @@ def say(message: str) -> None:
     print(f"stack | {message}", file=sys.stderr, flush=True)
 
 
-def _child_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+def child_env(settings: Settings | None = None) -> dict[str, str]:
+    """The supervisor's environment, unbuffered; with `settings`, their environment too."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if settings is not None:
+        env["TASDIR_ENVIRONMENT"] = settings.environment
+    return env
 
 
-async def _spawn(child: Child, log_dir: Path | None) -> None:
+async def _spawn(child: Child, log_dir: Path | None, env: dict[str, str] | None = None) -> None:
     if log_dir is not None:
         child.log_file = (log_dir / f"{child.service}-{child.process}.log").open(
             "a", encoding="utf-8"
@@ -88,7 +94,7 @@ async def _spawn(child: Child, log_dir: Path | None) -> None:
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env=_child_env(),
+        env=env if env is not None else child_env(),
         start_new_session=True,
         limit=_LINE_LIMIT,
     )
@@ -157,12 +163,12 @@ async def check_dependencies(settings: Settings, connect_timeout: float = 3.0) -
         raise StackError("unreachable: " + "; ".join(missing))
 
 
-async def migrate_all(log_dir: Path | None) -> None:
+async def migrate_all(log_dir: Path | None, env: dict[str, str] | None = None) -> None:
     """Migrate every service's database, creating it if it is missing; all at once."""
 
     async def migrate(service: str) -> None:
         child = Child(service, "migrate", _service_argv(service, "migrate"))
-        await _spawn(child, log_dir)
+        await _spawn(child, log_dir, env)
         assert child.proc is not None and child.pump is not None
         try:
             code = await child.proc.wait()
@@ -266,10 +272,11 @@ async def run_stack(options: StackOptions, settings: Settings | None = None) -> 
     if options.log_dir is not None:
         options.log_dir.mkdir(parents=True, exist_ok=True)
 
+    env = child_env(settings)
     children: list[Child] = []
     try:
         await check_dependencies(settings)
-        if await _until_stopped(stop, asyncio.ensure_future(migrate_all(options.log_dir))):
+        if await _until_stopped(stop, asyncio.ensure_future(migrate_all(options.log_dir, env))):
             return 0
         for service in SERVICES:
             for process in PROCESSES:
@@ -283,7 +290,7 @@ async def run_stack(options: StackOptions, settings: Settings | None = None) -> 
                 )
                 child = Child(service, process, argv)
                 children.append(child)
-                await _spawn(child, options.log_dir)
+                await _spawn(child, options.log_dir, env)
         say(f"started {len(children)} processes; waiting for /readyz")
         if await _until_stopped(stop, asyncio.ensure_future(wait_ready(options, children))):
             return 0
@@ -329,11 +336,13 @@ async def run_stack(options: StackOptions, settings: Settings | None = None) -> 
 METRICS_PORT_OFFSETS = {"api": 0, "relay": 100, "consumer": 200}
 
 
-def _port(options: Any, service: str, process: str) -> int:
+def _port(options: StackOptions, service: str, process: str) -> int:
     return int(options.ports[service]) + METRICS_PORT_OFFSETS[process]
 
 
-def _ports(base: int, overrides: Sequence[str]) -> dict[str, int]:
+def service_ports(base: int, overrides: Sequence[str] = ()) -> dict[str, int]:
+    """Each service's API port: `base`, `base + 1`, … in the order of `SERVICES`, changed by
+    `SERVICE=PORT` overrides; `ValueError` for a bad override or two services on one port."""
     ports = {service: base + offset for offset, service in enumerate(SERVICES)}
     for item in overrides:
         service, _, port = item.partition("=")
@@ -342,41 +351,31 @@ def _ports(base: int, overrides: Sequence[str]) -> dict[str, int]:
         ports[service] = int(port)
     if len(set(ports.values())) != len(ports):
         raise ValueError(f"two services on one port: {ports}")
+    highest = 65535 - max(METRICS_PORT_OFFSETS.values())
+    out_of_range = [
+        f"{service}={port}" for service, port in ports.items() if not 0 < port <= highest
+    ]
+    if out_of_range:
+        raise ValueError(
+            f"API ports must be between 1 and {highest} (the relays and consumers use the "
+            f"API port + 100 and + 200): {', '.join(out_of_range)}"
+        )
     return ports
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tasdir.stack",
-        description="Run every service as API, consumer and relay processes.",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument(
-        "--base-port",
-        type=int,
-        default=int(os.environ.get("STACK_PORT", DEFAULT_BASE_PORT)),
-        help="the API of the first service; the others follow (default 8001, 8002, 8003)",
-    )
-    parser.add_argument(
-        "--port", action="append", default=[], metavar="SERVICE=PORT", help="override one port"
-    )
-    parser.add_argument("--log-dir", type=Path, default=None, help="also write each log here")
-    parser.add_argument("--ready-timeout", type=float, default=60.0)
-    parser.add_argument("--stop-grace", type=float, default=10.0)
-    args = parser.parse_args(argv)
-    try:
-        ports = _ports(args.base_port, args.port)
-    except ValueError as exc:
-        parser.error(str(exc))
-    options = StackOptions(
-        ports=ports,
-        host=args.host,
-        log_dir=args.log_dir,
-        ready_timeout=args.ready_timeout,
-        stop_grace=args.stop_grace,
-    )
-    return asyncio.run(run_stack(options))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = [
+    "DEFAULT_BASE_PORT",
+    "METRICS_PORT_OFFSETS",
+    "PROCESSES",
+    "Child",
+    "StackError",
+    "StackOptions",
+    "check_dependencies",
+    "child_env",
+    "http_status",
+    "migrate_all",
+    "run_stack",
+    "service_ports",
+    "stop_all",
+    "wait_ready",
+]

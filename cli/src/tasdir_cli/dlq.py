@@ -1,9 +1,9 @@
 """The dead-letter tool: list, show, replay or discard the messages in a service's DLQ.
 
-    python -m tasdir.dlq list    <service> [--limit N]
-    python -m tasdir.dlq show    <service> <message-id>
-    python -m tasdir.dlq replay  <service> (<message-id> | --all)
-    python -m tasdir.dlq discard <service> (<message-id> | --all)
+    tasdir dlq list    <service> [--limit N]
+    tasdir dlq show    <service> <message-id>
+    tasdir dlq replay  <service> (<message-id> | --all)
+    tasdir dlq discard <service> (<message-id> | --all)
 
 It browses with `basic.get` on one channel and leaves unsettled whatever it does not act on,
 so closing the channel returns those messages to the DLQ. A replayed message goes straight to
@@ -12,20 +12,20 @@ the service's own queue (not through the exchange), so no other consumer sees it
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from tasdir.messaging.topology import ServiceQueue, service_queue
-from tasdir.settings import get_settings
+
+Command = Literal["list", "show", "replay", "discard"]
+COMMANDS: tuple[Command, ...] = ("list", "show", "replay", "discard")
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,16 @@ class DeadLetterQueue:
         await message.ack()
 
 
+class BrokerUnreachable(Exception):
+    """The broker does not accept the connection; the message says why."""
+
+
 @asynccontextmanager
-async def open_dlq(service: str, amqp_url: str | None = None) -> AsyncIterator[DeadLetterQueue]:
-    connection = await aio_pika.connect(amqp_url or get_settings().amqp_url)
+async def open_dlq(service: str, amqp_url: str) -> AsyncIterator[DeadLetterQueue]:
+    try:
+        connection = await aio_pika.connect(amqp_url)
+    except CONNECTION_EXCEPTIONS as exc:
+        raise BrokerUnreachable(str(exc) or type(exc).__name__) from exc
     try:
         channel = await connection.channel(publisher_confirms=True)
         yield DeadLetterQueue(channel, service_queue(service))
@@ -109,31 +116,44 @@ async def open_dlq(service: str, amqp_url: str | None = None) -> AsyncIterator[D
         await connection.close()
 
 
-async def run(args: argparse.Namespace, amqp_url: str | None = None) -> int:
-    async with open_dlq(args.service, amqp_url) as dlq:
-        limit = args.limit if args.command == "list" else 10_000
-        taken = await dlq.browse(limit)
-        if args.command == "list":
+async def run(
+    command: Command,
+    service: str,
+    *,
+    amqp_url: str,
+    message_id: str | None = None,
+    every: bool = False,
+    limit: int = 100,
+) -> int:
+    """Carry out one command on `service`'s DLQ; the exit code. `every` is `--all`."""
+    if command != "list" and not (every or message_id):
+        raise ValueError(f"{command} needs a message id or --all")
+    if command == "show" and every:
+        raise ValueError("show takes one message id")
+    async with open_dlq(service, amqp_url) as dlq:
+        taken = await dlq.browse(limit if command == "list" else 10_000)
+        if command == "list":
             for _message, letter in taken:
                 print(json.dumps(letter.summary()))
             return 0
         chosen = [
             (message, letter)
             for message, letter in taken
-            if args.all or letter.message_id == args.message_id
+            if every or letter.message_id == message_id
         ]
         if not chosen:
-            print(f"no dead letter {args.message_id!r} in {dlq.spec.dlq_name}", file=sys.stderr)
+            what = "dead letters" if every else f"dead letter {message_id!r}"
+            print(f"no {what} in {dlq.spec.dlq_name}", file=sys.stderr)
             return 1
         for message, letter in chosen:
-            if args.command == "show":
+            if command == "show":
                 body: Any
                 try:
                     body = json.loads(letter.body)
                 except ValueError:
                     body = letter.body.decode("utf-8", "replace")
                 print(json.dumps({**letter.summary(), "body": body}, indent=2))
-            elif args.command == "replay":
+            elif command == "replay":
                 await dlq.replay(message)
                 print(f"replayed {letter.message_id} into {dlq.spec.name}")
             else:
@@ -142,20 +162,4 @@ async def run(args: argparse.Namespace, amqp_url: str | None = None) -> int:
         return 0
 
 
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tasdir.dlq", description=__doc__)
-    parser.add_argument("command", choices=["list", "show", "replay", "discard"])
-    parser.add_argument("service", choices=["exporters", "credit_products", "matching"])
-    parser.add_argument("message_id", nargs="?")
-    parser.add_argument("--all", action="store_true", help="act on every dead letter")
-    parser.add_argument("--limit", type=int, default=100)
-    args = parser.parse_args(argv)
-    if args.command != "list" and not (args.all or args.message_id):
-        parser.error(f"{args.command} needs a message id or --all")
-    if args.command == "show" and args.all:
-        parser.error("show takes one message id")
-    return args
-
-
-if __name__ == "__main__":
-    sys.exit(asyncio.run(run(parse())))
+__all__ = ["COMMANDS", "BrokerUnreachable", "DeadLetter", "DeadLetterQueue", "open_dlq", "run"]

@@ -1,24 +1,20 @@
-"""The embedded default (`make run`): every service in one process, on one port, with no
-infrastructure.
+"""The embedded default (`tasdir run`, `make run`): every service in one process, on one port,
+with no infrastructure.
 
 - SQLite (WAL) files in a data folder, one per service, as each service's own database;
 - one in-process bus in place of RabbitMQ, with the same topology;
 - fakeredis in place of Redis (`app.state.redis`);
 - each service's outbox relay and event consumer run as tasks of the app's lifespan.
 
-`tasdir` never imports a service statically: the service definitions are loaded by import path,
-so this module stays a composition root and the library keeps no dependency on the services.
+This module is a composition root: it takes the service definitions from
+`tasdir_cli.services`, so the library itself keeps no dependency on the services.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import importlib
 import logging
-import os
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,39 +22,32 @@ from typing import Any
 
 import fakeredis
 from fastapi import FastAPI
-
 from tasdir.api import create_app
-from tasdir.devtoken import dev_identity, dev_token
 from tasdir.messaging.inproc import Chaos, InProcessBus
 from tasdir.messaging.transport import Subscription
-from tasdir.runtime import ServiceDefinition, ServiceRuntime
-from tasdir.settings import SERVICES, Settings, get_settings
+from tasdir.service import ServiceDefinition, ServiceRuntime
+from tasdir.settings import Settings, get_settings
+
+from tasdir_cli.devtoken import dev_identity, dev_token
+from tasdir_cli.services import definitions as service_definitions
 
 log = logging.getLogger(__name__)
 
-# Where each service's definition lives; the composition root loads them by name.
-SERVICE_DEFINITIONS: dict[str, str] = {name: f"{name}.bootstrap:definition" for name in SERVICES}
+Seeder = Callable[["EmbeddedSystem"], Awaitable[None]]
 
-# The demo data hook. Each entry is "module:function", an `async def seed(system)` that is
-# called on every start, after migration and once the relays and consumers run (so the events it
-# causes flow). A seeder must therefore be idempotent: it checks what is already there, so that
-# the demo data is written on the first start only. The services add theirs here with their issues.
-DEMO_SEEDERS: tuple[str, ...] = ()
+# The demo data hook: each entry is an `async def seed(system)` that is called on every start,
+# after migration and once the relays and consumers run (so the events it causes flow). A
+# seeder must therefore be idempotent: it checks what is already there, so that the demo data
+# is written on the first start only. The services add theirs here with their issues.
+DEMO_SEEDERS: tuple[Seeder, ...] = ()
 
 DEFAULT_PORT = 8000
 DEFAULT_DATA_DIR = "var"
 
-Seeder = Callable[["EmbeddedSystem"], Awaitable[None]]
 
-
-def load_object(path: str) -> Any:
-    """`"package.module:attribute"` → the attribute."""
-    module_name, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
-
-
-def load_definitions(paths: dict[str, str] | None = None) -> list[ServiceDefinition]:
-    return [load_object(path) for path in (paths or SERVICE_DEFINITIONS).values()]
+def load_definitions() -> list[ServiceDefinition[Any]]:
+    """Every service's definition, in the order of `tasdir_cli.services.SERVICES`."""
+    return list(service_definitions().values())
 
 
 def sqlite_url(data_dir: Path, service: str) -> str:
@@ -72,13 +61,13 @@ class EmbeddedSystem:
     data_dir: Path
     settings: Settings
     bus: InProcessBus
-    runtimes: dict[str, ServiceRuntime]
+    runtimes: dict[str, ServiceRuntime[Any]]
     redis: Any
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     relay_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
 
-    def __getitem__(self, service: str) -> ServiceRuntime:
+    def __getitem__(self, service: str) -> ServiceRuntime[Any]:
         return self.runtimes[service]
 
     async def start(self, seeders: Sequence[Seeder]) -> None:
@@ -123,7 +112,7 @@ def build_app(
     *,
     seeders: Sequence[Seeder] | None = None,
     chaos: Chaos | None = None,
-    definitions: Sequence[ServiceDefinition] | None = None,
+    definitions: Sequence[ServiceDefinition[Any]] | None = None,
 ) -> FastAPI:
     """The embedded app. Nothing is opened here: the lifespan migrates and starts everything."""
     settings = settings or get_settings()
@@ -145,9 +134,7 @@ def build_app(
         runtimes=runtimes,
         redis=fakeredis.FakeAsyncRedis(),
     )
-    chosen_seeders = (
-        list(seeders) if seeders is not None else [load_object(s) for s in DEMO_SEEDERS]
-    )
+    chosen_seeders = list(seeders if seeders is not None else DEMO_SEEDERS)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -157,8 +144,13 @@ def build_app(
         finally:
             await system.close()
 
-    app = create_app("Tasdir (embedded)", list(runtimes.values()), settings, lifespan=lifespan)
-    app.state.redis = system.redis
+    app = create_app(
+        "Tasdir (embedded)",
+        list(runtimes.values()),
+        settings,
+        lifespan=lifespan,
+        redis=system.redis,
+    )
     app.state.system = system
     return app
 
@@ -179,7 +171,8 @@ def banner(base_url: str, data_dir: Path, tokens: dict[str, str]) -> str:
         f"  OpenAPI schema:  {base_url}/openapi.json",
         f"  Health:          {base_url}/healthz  {base_url}/readyz",
         "",
-        "Dev tokens (valid 12 h; another one: make token ROLE=<role>):",
+        "Dev tokens (valid 12 h; another one: "
+        "tasdir token --role <role>, or make token ROLE=<role>):",
     ]
     examples = {
         "exporter": "/v1/exporters/me",
@@ -216,23 +209,16 @@ async def serve(host: str, port: int, data_dir: Path, settings: Settings) -> Non
         raise SystemExit(1)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    from tasdir.observability import configure_logging
-
-    parser = argparse.ArgumentParser(
-        prog="python -m tasdir.embedded", description="Run every Tasdir service in one process."
-    )
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR") or DEFAULT_DATA_DIR)
-    )
-    args = parser.parse_args(argv)
-    configure_logging("embedded")
-    asyncio.run(serve(args.host, args.port, args.data_dir, get_settings()))
-
-
-if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        main()
-    sys.exit(0)
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_PORT",
+    "DEMO_SEEDERS",
+    "EmbeddedSystem",
+    "Seeder",
+    "banner",
+    "build_app",
+    "dev_tokens",
+    "load_definitions",
+    "serve",
+    "sqlite_url",
+]

@@ -1,5 +1,5 @@
-"""The embedded app (`make run`): three services in one app, on SQLite files and the in-process
-bus, driven through its HTTP API with httpx's ASGI transport."""
+"""The embedded app (`tasdir run`, `make run`): three services in one app, on SQLite files and
+the in-process bus, driven through its HTTP API with httpx's ASGI transport."""
 
 from __future__ import annotations
 
@@ -7,18 +7,23 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from matching.adapters.orm import ExporterProjection
+from prometheus_client import Gauge
 from sqlmodel import select
 from support.system import count
 from tasdir.auth import TokenVerifier
-from tasdir.devtoken import dev_identity, dev_token
-from tasdir.embedded import (
+from tasdir.metrics import OUTBOX_LAG, OUTBOX_PARKED, OUTBOX_PENDING
+from tasdir.settings import Settings
+from tasdir_cli import embedded
+from tasdir_cli.devtoken import dev_identity, dev_token
+from tasdir_cli.embedded import (
     EmbeddedSystem,
     banner,
     build_app,
@@ -26,9 +31,27 @@ from tasdir.embedded import (
     load_definitions,
     sqlite_url,
 )
-from tasdir.settings import SERVICES, Settings
+from tasdir_cli.services import SERVICES, definitions
 
-SETTINGS = Settings(environment="test")
+SETTINGS = Settings(environment="development")
+OUTBOX_GAUGES = (OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PARKED)
+
+
+def _labelled(gauge: Gauge) -> set[tuple[str, ...]]:
+    return {tuple(s.labels.values()) for metric in gauge.collect() for s in metric.samples}
+
+
+@pytest.fixture(autouse=True)
+def outbox_gauges_as_found() -> Iterator[None]:
+    """The embedded relays set the outbox gauges of every service in the process-wide registry;
+    the services they add are removed again, so that later tests find the registry as it was."""
+    before = [_labelled(gauge) for gauge in OUTBOX_GAUGES]
+    yield
+    for gauge, found in zip(OUTBOX_GAUGES, before, strict=True):
+        for labels in _labelled(gauge) - found:
+            gauge.remove(*labels)
+
+
 ICE = "001525678000057"
 
 
@@ -51,18 +74,26 @@ async def eventually_projected(system: EmbeddedSystem, org: str, timeout: float 
         await asyncio.sleep(0.05)
 
 
-def test_the_three_services_are_loaded_by_import_path() -> None:
+def test_the_three_services_come_from_the_cli_in_their_order() -> None:
     assert [definition.name for definition in load_definitions()] == list(SERVICES)
+    assert list(definitions()) == list(SERVICES)
+    assert SERVICES == ("exporters", "credit_products", "matching")
 
 
-def test_the_library_does_not_import_a_service_to_be_imported() -> None:
+def test_the_library_imports_neither_a_service_nor_fakeredis_nor_the_cli() -> None:
+    """Every module of `tasdir` imported in a fresh interpreter leaves the services, fakeredis
+    and the command-line tool unloaded: the composition lives in `tasdir_cli` only."""
     code = (
-        "import sys, tasdir.embedded;"
-        "print(sorted({'exporters', 'credit_products', 'matching'} & set(sys.modules)))"
+        "import importlib, pkgutil, sys, tasdir\n"
+        "for module in pkgutil.walk_packages(tasdir.__path__, 'tasdir.'):\n"
+        "    importlib.import_module(module.name)\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules}"
+        " & {'exporters', 'credit_products', 'matching', 'fakeredis', 'tasdir_cli', 'typer'}))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
+    assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "[]"
 
 
@@ -156,13 +187,41 @@ async def test_demo_seeders_run_after_start_with_the_running_system(tmp_path: Pa
     assert seen == [(True, len(SERVICES))]
 
 
-def test_the_banner_names_the_openapi_urls_and_a_working_token_per_role(tmp_path: Path) -> None:
+async def test_without_seeders_the_demo_seeders_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+
+    async def demo(system: EmbeddedSystem) -> None:
+        seen.append(str(system.data_dir))
+
+    monkeypatch.setattr(embedded, "DEMO_SEEDERS", (demo,))
+    async with serving(build_app(tmp_path, SETTINGS)):
+        pass
+    assert seen == [str(tmp_path)]
+
+
+async def test_the_app_runs_the_definitions_it_is_given(tmp_path: Path) -> None:
+    only = [definitions()["exporters"]]
+    app = build_app(tmp_path, SETTINGS, definitions=only)
+    async with serving(app) as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+    assert list(app.state.system.runtimes) == ["exporters"]
+    assert not (tmp_path / "matching.db").exists()
+
+
+async def test_the_banner_names_the_openapi_urls_and_a_working_token_per_role(
+    tmp_path: Path,
+) -> None:
     tokens = dev_tokens(SETTINGS)
     text = banner("http://127.0.0.1:8100", tmp_path, tokens)
     assert "http://127.0.0.1:8100/docs" in text
     assert "http://127.0.0.1:8100/openapi.json" in text
+    assert "tasdir token --role <role>" in text
+    assert "make token ROLE=<role>" in text
     verifier = TokenVerifier(SETTINGS)
-    principals = {role: verifier.verify(token) for role, token in tokens.items()}
+    principals = {role: await verifier.verify(token) for role, token in tokens.items()}
     assert set(principals) == {"exporter", "provider", "advisor", "admin"}
     assert principals["provider"].provider_id
     assert len(principals["advisor"].regions) == 2

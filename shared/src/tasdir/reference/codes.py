@@ -1,0 +1,102 @@
+"""Code fields checked against the reference data, as pydantic types for API models.
+
+`region: RegionCode` refuses `"atlantis"` with a 422 naming the field, and documents the valid
+codes as an `enum` in the OpenAPI document, so a client (or schemathesis) knows them. The codes
+are read from the reference files when first needed, never at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic_core import CoreSchema, core_schema
+
+from tasdir.reference.geography import (
+    country_codes,
+    is_country,
+    is_destination,
+    is_region,
+    region_codes,
+)
+from tasdir.reference.money import currency_codes, is_currency
+
+
+class ReferenceCode:
+    """Inside `Annotated[str, ReferenceCode(...)]`: the check and the documented enum."""
+
+    def __init__(
+        self,
+        what: str,
+        accepts: Callable[[object], bool],
+        codes: Callable[[], Iterable[str]] | None = None,
+        *,
+        description: str | None = None,
+    ) -> None:
+        self.what = what
+        self.accepts = accepts
+        self.codes = codes
+        self.description = description
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        def validate(value: str) -> str:
+            if not self.accepts(value):
+                raise ValueError(f"{value[:64]!r} is not a known {self.what}")
+            return value
+
+        return core_schema.no_info_after_validator_function(
+            validate, core_schema.str_schema(max_length=64)
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = {"type": "string"}
+        if self.codes is not None:
+            result["enum"] = sorted(self.codes())
+        if self.description:
+            result["description"] = self.description
+        return result
+
+
+RegionCode = Annotated[
+    str,
+    ReferenceCode(
+        "region code",
+        is_region,
+        region_codes,
+        description="A region of Morocco (2015 division), e.g. `souss-massa`.",
+    ),
+]
+CountryCode = Annotated[
+    str,
+    ReferenceCode(
+        "ISO 3166-1 alpha-2 country code",
+        is_country,
+        country_codes,
+        description="ISO 3166-1 alpha-2, upper-case, e.g. `MA`.",
+    ),
+]
+CurrencyCode = Annotated[
+    str,
+    ReferenceCode(
+        "ISO 4217 currency code",
+        is_currency,
+        currency_codes,
+        description="ISO 4217, upper-case, e.g. `MAD`.",
+    ),
+]
+DestinationCode = Annotated[
+    str,
+    ReferenceCode(
+        "destination (country, bloc or world region)",
+        is_destination,
+        description="An ISO alpha-2 country, a bloc such as `afcfta`, or a UN M49 world "
+        "region such as `africa`.",
+    ),
+]
+
+__all__ = ["CountryCode", "CurrencyCode", "DestinationCode", "ReferenceCode", "RegionCode"]
