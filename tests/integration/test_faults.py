@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
+from e2e.processes import free_port
 from exporters.bootstrap import definition as exporters
 from matching.adapters.orm import ExporterProjection
 from matching.bootstrap import definition as matching
@@ -18,6 +21,7 @@ from support import infra
 from support.events import exporter_event
 from support.infra import DatabaseFactory
 from support.system import Running, count, running, write_exporter_events
+from support.tokens import bearer
 from tasdir.contracts import utcnow
 from tasdir.db.migrations import migrate
 from tasdir.messaging import OutgoingMessage, RabbitTransport, Unroutable, service_queue
@@ -269,6 +273,64 @@ async def test_a_relay_started_before_its_broker_connects_once_the_broker_is_up(
         relay.wait(timeout=30)
         infra.delete_vhost(vhost)
     assert relay.returncode == 0
+
+
+async def test_an_api_started_before_its_broker_serves_and_says_what_is_missing(
+    databases: DatabaseFactory,
+) -> None:
+    """The API writes only its outbox: it serves at once, `/readyz` names the missing broker,
+    and it becomes ready when the broker (here: its vhost) appears."""
+    vhost = infra.unique_name("late-api")
+    port = free_port()
+    exporters_db = await databases()
+    env = {
+        **os.environ,
+        "TASDIR_AMQP_URL": f"amqp://guest:guest@{infra.RABBIT_HOST}:5672/{vhost}",
+        "TASDIR_EXPORTERS_DATABASE_URL": exporters_db,
+        "TASDIR_REDIS_PREFIX": f"{vhost}:",
+    }
+    await migrate(exporters.migrations_dir, exporters_db)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "exporters", "api", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+
+            async def answering() -> httpx.Response | None:
+                try:
+                    return await client.get("/readyz")
+                except httpx.TransportError:
+                    assert api.poll() is None, "the API died while the broker was away"
+                    return None
+
+            waiting = await infra.eventually(answering, timeout=30)
+            assert waiting.status_code == 503
+            checks = waiting.json()["checks"]
+            assert checks["exporters.broker"] is False
+            assert checks["exporters.database"] is True
+            # It serves meanwhile: a registration lands in the outbox.
+            created = await client.post(
+                "/v1/exporters",
+                json={"legal_name": "Atlas", "ice": "001234567000089", "region": "oriental"},
+                headers=bearer(SETTINGS, "exporter"),
+            )
+            assert created.status_code == 201, created.text
+            infra.rabbitmqctl("add_vhost", vhost)
+            infra.rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+
+            async def ready() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await infra.eventually(ready, timeout=30)
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+        infra.delete_vhost(vhost)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught.
+    assert api.returncode in (0, -signal.SIGTERM)
 
 
 async def test_every_event_arrives_across_a_broker_restart(

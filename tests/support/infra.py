@@ -53,9 +53,15 @@ def unique_name(kind: str) -> str:
     return f"tasdir_test_{RUN_ID}_{next(_counter)}_{kind}"
 
 
+RABBITMQCTL_MISSING = (
+    "rabbitmqctl is not on PATH: the integration tests need it to give each test a RabbitMQ "
+    "vhost of its own (install rabbitmq-server, or put its sbin folder on PATH)"
+)
+
+
 def rabbitmqctl(*args: str) -> str:
     if shutil.which("rabbitmqctl") is None:
-        pytest.fail("rabbitmqctl is needed to isolate tests in their own vhost")
+        pytest.fail(RABBITMQCTL_MISSING)
     result = subprocess.run(
         ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=False
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -111,7 +110,6 @@ class RabbitTransport:
         self._connection: AbstractRobustConnection | None = None
         self._publisher: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
-        self._lock = asyncio.Lock()
 
     async def connect(self) -> None:
         if self._connection is not None:
