@@ -39,7 +39,7 @@ class DeadLetter:
 
     @classmethod
     def of(cls, message: AbstractIncomingMessage) -> DeadLetter:
-        headers: dict[str, Any] = dict(message.headers or {})
+        headers: dict[str, object] = dict(message.headers or {})
         deaths = headers.get("x-death")
         first: dict[str, Any] = deaths[0] if isinstance(deaths, list) and deaths else {}
         keys = first.get("routing-keys") or [""]
@@ -52,7 +52,7 @@ class DeadLetter:
             body=message.body,
         )
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         return {
             "message_id": self.message_id,
             "type": self.routing_key,
@@ -147,7 +147,7 @@ async def run(
             return 1
         for message, letter in chosen:
             if command == "show":
-                body: Any
+                body: object
                 try:
                     body = json.loads(letter.body)
                 except ValueError:

@@ -18,14 +18,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import fakeredis
+from fakeredis import FakeAsyncRedis
 from fastapi import FastAPI
 from tasdir.api import create_app
 from tasdir.messaging.inproc import Chaos, InProcessBus
 from tasdir.messaging.transport import Subscription
-from tasdir.service import ServiceDefinition, ServiceRuntime
+from tasdir.service import AnyServiceDefinition, AnyServiceRuntime, ServiceRuntime
 from tasdir.settings import Settings, get_settings
 
 from tasdir_cli.devtoken import dev_identity, dev_token
@@ -45,7 +45,7 @@ DEFAULT_PORT = 8000
 DEFAULT_DATA_DIR = "var"
 
 
-def load_definitions() -> list[ServiceDefinition[Any]]:
+def load_definitions() -> list[AnyServiceDefinition]:
     """Every service's definition, in the order of `tasdir_cli.services.SERVICES`."""
     return list(service_definitions().values())
 
@@ -61,13 +61,13 @@ class EmbeddedSystem:
     data_dir: Path
     settings: Settings
     bus: InProcessBus
-    runtimes: dict[str, ServiceRuntime[Any]]
-    redis: Any
+    runtimes: dict[str, AnyServiceRuntime]
+    redis: FakeAsyncRedis
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     relay_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
 
-    def __getitem__(self, service: str) -> ServiceRuntime[Any]:
+    def __getitem__(self, service: str) -> AnyServiceRuntime:
         return self.runtimes[service]
 
     async def start(self, seeders: Sequence[Seeder]) -> None:
@@ -112,7 +112,7 @@ def build_app(
     *,
     seeders: Sequence[Seeder] | None = None,
     chaos: Chaos | None = None,
-    definitions: Sequence[ServiceDefinition[Any]] | None = None,
+    definitions: Sequence[AnyServiceDefinition] | None = None,
 ) -> FastAPI:
     """The embedded app. Nothing is opened here: the lifespan migrates and starts everything."""
     settings = settings or get_settings()

@@ -12,14 +12,13 @@ import json
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from sqlalchemy.exc import SQLAlchemyError
 from tasdir import ops
 from tasdir.messaging.rabbit import RabbitTransport
 from tasdir.process import connect_with_retry
-from tasdir.service import ServiceRuntime
+from tasdir.service import AnyServiceRuntime, ServiceRuntime
 from tasdir.settings import Settings
 
 from tasdir_cli.services import definition
@@ -46,12 +45,12 @@ async def service_runtime(
     *,
     broker: bool = False,
     patience: float | None = None,
-) -> AsyncIterator[ServiceRuntime[Any]]:
+) -> AsyncIterator[AnyServiceRuntime]:
     """`service` bound to its database (`settings.database_url(service)`) and to RabbitMQ; the
     broker is connected, and the topology declared, only when `broker` is true, waiting
     `patience` seconds (default `BROKER_PATIENCE_SECONDS`) for it to answer."""
     transport = RabbitTransport(settings.amqp_url, connection_name=f"{service}-tasdir-cli")
-    runtime: ServiceRuntime[Any] = ServiceRuntime(
+    runtime: AnyServiceRuntime = ServiceRuntime(
         definition(service),
         database_url=settings.database_url(service),
         transport=transport,

@@ -7,9 +7,7 @@ load every service's routes and tables.
 
 from __future__ import annotations
 
-from typing import Any
-
-from tasdir.service import ServiceDefinition
+from tasdir.service import AnyServiceDefinition
 
 # In the order of their ports under `tasdir stack` (8001, 8002, 8003).
 SERVICES: tuple[str, ...] = ("exporters", "credit_products", "matching")
@@ -27,13 +25,13 @@ def check_service(name: str) -> str:
     return normalised
 
 
-def definitions() -> dict[str, ServiceDefinition[Any]]:
+def definitions() -> dict[str, AnyServiceDefinition]:
     """Every service's definition, by name, in the order of `SERVICES`."""
     from credit_products.bootstrap import definition as credit_products
     from exporters.bootstrap import definition as exporters
     from matching.bootstrap import definition as matching
 
-    found: dict[str, ServiceDefinition[Any]] = {
+    found: dict[str, AnyServiceDefinition] = {
         "exporters": exporters,
         "credit_products": credit_products,
         "matching": matching,
@@ -42,7 +40,7 @@ def definitions() -> dict[str, ServiceDefinition[Any]]:
     return found
 
 
-def definition(name: str) -> ServiceDefinition[Any]:
+def definition(name: str) -> AnyServiceDefinition:
     """The definition of one service; `UnknownService` for a name that is not one."""
     return definitions()[check_service(name)]
 

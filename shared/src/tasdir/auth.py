@@ -24,6 +24,7 @@ from uuid import UUID
 
 import httpx
 import jwt
+from jwt.types import Options
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -111,7 +112,7 @@ class Principal:
     regions: tuple[str, ...] = ()
 
     @classmethod
-    def from_claims(cls, raw: dict[str, Any]) -> Principal:
+    def from_claims(cls, raw: dict[str, object]) -> Principal:
         try:
             claims = Claims.model_validate(raw)
         except ValidationError as exc:
@@ -233,9 +234,10 @@ class TokenVerifier:
         return key.key, ASYMMETRIC
 
     async def verify(self, token: str) -> Principal:
-        options: Any = {"require": ["exp", "sub"]}
+        required = ["exp", "sub"]
+        options: Options = {"require": required}
         if self._issuer:
-            options["require"].append("iss")
+            required.append("iss")
         if not self._audience:
             options["verify_aud"] = False
         key, algorithms = await self._key(token)

@@ -15,9 +15,10 @@ import math
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,7 +37,7 @@ class BodySizeLimitMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
-    def _too_large(self, scope: Scope) -> Any:
+    def _too_large(self, scope: Scope) -> JSONResponse:
         return problem_response(
             413,
             detail=f"the request body is larger than {self.max_body_bytes} bytes",
@@ -116,7 +117,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        redis: Any,
+        redis: Redis,
         *,
         prefix: str,
         per_minute: int,

@@ -18,7 +18,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, delete, select
@@ -26,11 +25,11 @@ from sqlmodel import col, delete, select
 from tasdir.messaging.relay import OutboxCounts, aware, outbox_counts
 from tasdir.messaging.topology import service_queue, topic_matches
 from tasdir.messaging.transport import OutgoingMessage
-from tasdir.service import ServiceRuntime
+from tasdir.service import AnyServiceRuntime
 
 log = logging.getLogger(__name__)
 
-Runtime = ServiceRuntime[Any]
+Runtime = AnyServiceRuntime
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from fastapi import FastAPI
@@ -24,7 +23,7 @@ from tasdir.api import create_app, redis_client, serve_metrics
 from tasdir.db.migrations import migrate
 from tasdir.messaging.rabbit import RabbitTransport
 from tasdir.observability import configure_logging
-from tasdir.service import ServiceDefinition, ServiceRuntime
+from tasdir.service import AnyServiceDefinition, AnyServiceRuntime, ServiceRuntime
 from tasdir.settings import Settings, SettingsError, describe_error, get_settings
 
 log = logging.getLogger(__name__)
@@ -67,8 +66,8 @@ async def connect_with_retry(
 
 
 def _runtime(
-    definition: ServiceDefinition[Any], settings: Settings, process: str
-) -> ServiceRuntime[Any]:
+    definition: AnyServiceDefinition, settings: Settings, process: str
+) -> AnyServiceRuntime:
     transport = RabbitTransport(settings.amqp_url, connection_name=f"{definition.name}-{process}")
     return ServiceRuntime(
         definition,
@@ -78,7 +77,7 @@ def _runtime(
     )
 
 
-async def run_relay(definition: ServiceDefinition[Any], settings: Settings) -> None:
+async def run_relay(definition: AnyServiceDefinition, settings: Settings) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     runtime = _runtime(definition, settings, "relay")
@@ -92,7 +91,7 @@ async def run_relay(definition: ServiceDefinition[Any], settings: Settings) -> N
         await runtime.dispose()
 
 
-async def run_consumer(definition: ServiceDefinition[Any], settings: Settings) -> None:
+async def run_consumer(definition: AnyServiceDefinition, settings: Settings) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     runtime = _runtime(definition, settings, "consumer")
@@ -108,7 +107,7 @@ async def run_consumer(definition: ServiceDefinition[Any], settings: Settings) -
         await runtime.dispose()
 
 
-def api_app(definition: ServiceDefinition[Any], settings: Settings) -> FastAPI:
+def api_app(definition: AnyServiceDefinition, settings: Settings) -> FastAPI:
     """The app of one service's API process. It writes only the outbox: the broker connection
     is for `/readyz` and to own the topology, so it is made in the background."""
     runtime = _runtime(definition, settings, "api")
@@ -137,7 +136,7 @@ def api_app(definition: ServiceDefinition[Any], settings: Settings) -> FastAPI:
 
 
 async def run_api(
-    definition: ServiceDefinition[Any], settings: Settings, host: str, port: int
+    definition: AnyServiceDefinition, settings: Settings, host: str, port: int
 ) -> None:
     import uvicorn
 
@@ -149,7 +148,7 @@ async def run_api(
     await server.serve()
 
 
-def main(definition: ServiceDefinition[Any], argv: Sequence[str] | None = None) -> None:
+def main(definition: AnyServiceDefinition, argv: Sequence[str] | None = None) -> None:
     """`python -m <service> api|consumer|relay|migrate`."""
     parser = argparse.ArgumentParser(prog=f"python -m {definition.name}")
     parser.add_argument("process", choices=PROCESSES)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter
 from sqlalchemy import MetaData, text
@@ -124,4 +124,8 @@ class ServiceRuntime(Generic[U]):
         await self.engine.dispose()
 
 
-__all__ = ["ServiceDefinition", "ServiceRuntime"]
+# A program that holds several services holds several unit-of-work types: these name that.
+AnyServiceDefinition = ServiceDefinition[Any]
+AnyServiceRuntime = ServiceRuntime[Any]
+
+__all__ = ["AnyServiceDefinition", "AnyServiceRuntime", "ServiceDefinition", "ServiceRuntime"]

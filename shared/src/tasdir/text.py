@@ -83,7 +83,7 @@ class Text:
         self.description = description
 
     def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
+        self, source: type[str], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
         def validate(value: str) -> str:
             return clean_text(value, multiline=self.multiline, max_length=self.max_length)

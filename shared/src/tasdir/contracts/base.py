@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from tasdir.json_types import JsonObject
 
 
 class FrozenModel(BaseModel):
@@ -89,7 +98,7 @@ class Envelope(FrozenModel):
     causation_id: str | None = None
     aggregate_id: str
     aggregate_version: int = Field(ge=1)
-    payload: dict[str, Any]
+    payload: JsonObject
 
     @field_validator("occurred_at")
     @classmethod

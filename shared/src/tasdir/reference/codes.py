@@ -40,7 +40,7 @@ class ReferenceCode:
         self.description = description
 
     def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
+        self, source: type[str], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
         def validate(value: str) -> str:
             if not self.accepts(value):

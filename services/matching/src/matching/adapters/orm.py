@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import JSON, DateTime, Index, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 from tasdir.db import messaging_tables
+from tasdir.json_types import JsonObject
 
 
 class MatchingModel(SQLModel, registry=registry()):
@@ -66,8 +66,8 @@ class MatchSet(MatchingModel, table=True):
     computed_at: datetime = Field(sa_type=DateTime(timezone=True))
     catalogue_seq: int
     fx_as_of: date
-    matches: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
-    excluded: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    matches: list[JsonObject] = Field(default_factory=list, sa_type=JSON)
+    excluded: list[JsonObject] = Field(default_factory=list, sa_type=JSON)
     excluded_total: int = 0
 
 
