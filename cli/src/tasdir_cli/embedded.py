@@ -22,7 +22,7 @@ from pathlib import Path
 import fakeredis
 from fakeredis import FakeAsyncRedis
 from fastapi import FastAPI
-from tasdir.api import create_app
+from tasdir.api import create_app, serve_metrics
 from tasdir.messaging.inproc import Chaos, InProcessBus
 from tasdir.messaging.transport import Subscription
 from tasdir.service import AnyServiceDefinition, AnyServiceRuntime, ServiceRuntime
@@ -193,6 +193,9 @@ async def serve(host: str, port: int, data_dir: Path, settings: Settings) -> Non
     import uvicorn
 
     app = build_app(data_dir, settings)
+    if settings.metrics_port is not None:
+        # The app then keeps /metrics off its public port: serve it on the one configured.
+        serve_metrics(host, settings.metrics_port)
     # The access log runs inside the request's context, so each line carries its correlation id.
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True)

@@ -79,6 +79,9 @@ def say(message: str) -> None:
 def child_env(settings: Settings | None = None) -> dict[str, str]:
     """The supervisor's environment, unbuffered; with `settings`, their environment too."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Each child serves its /metrics beside its own port; one TASDIR_METRICS_PORT for nine
+    # processes would make them fight over it.
+    env.pop("TASDIR_METRICS_PORT", None)
     if settings is not None:
         env["TASDIR_ENVIRONMENT"] = settings.environment
     return env

@@ -82,10 +82,13 @@ def test_the_children_run_in_the_environment_of_the_supervisors_settings(
 ) -> None:
     monkeypatch.setenv("TASDIR_AMQP_URL", "amqp://guest:guest@127.0.0.1:5999/")
     monkeypatch.delenv("TASDIR_ENVIRONMENT", raising=False)
+    monkeypatch.setenv("TASDIR_METRICS_PORT", "9464")
     env = child_env(Settings(environment="development"))
     assert env["TASDIR_ENVIRONMENT"] == "development"
     assert env["TASDIR_AMQP_URL"] == "amqp://guest:guest@127.0.0.1:5999/"
     assert env["PYTHONUNBUFFERED"] == "1"
+    # Each child serves /metrics beside its own port: one shared port would clash.
+    assert "TASDIR_METRICS_PORT" not in env
 
 
 async def test_the_migrations_run_as_each_service_with_the_supervisors_environment(

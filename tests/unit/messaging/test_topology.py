@@ -81,3 +81,17 @@ def test_the_deployed_rabbitmq_definitions_match_the_topology_module() -> None:
     assert json.loads(path.read_text()) == rabbitmq_definitions(), (
         "regenerate deploy/rabbitmq/definitions.json (see deploy/README.md)"
     )
+
+
+def test_the_dead_letter_queues_keep_their_messages_on_rabbitmq_4() -> None:
+    """RabbitMQ 4's default delivery limit (20) would drop a dead letter browsed 20 times: the
+    definitions carry a policy that lifts it on every DLQ, and on no service queue."""
+    import re
+
+    from tasdir.messaging.topology import rabbitmq_definitions
+
+    (policy,) = rabbitmq_definitions()["policies"]
+    assert policy["definition"] == {"delivery-limit": -1}
+    for spec in TOPOLOGY:
+        assert re.match(policy["pattern"], spec.dlq_name)
+        assert not re.match(policy["pattern"], spec.name)

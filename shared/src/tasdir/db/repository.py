@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic_core import to_jsonable_python
@@ -32,7 +33,11 @@ def _to_column(value: object) -> object:
 
 
 def _from_column(value: object) -> object:
-    return tuple(value) if isinstance(value, list) else value
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # SQLite gives back naive UTC
+    return value
 
 
 class AggregateRepository(Generic[A, R]):
@@ -52,15 +57,25 @@ class AggregateRepository(Generic[A, R]):
 
     def to_aggregate(self, row: R) -> A:
         names = [f.name for f in dataclasses.fields(self.aggregate)]  # type: ignore[arg-type]
-        aggregate = self.aggregate(**{name: _from_column(getattr(row, name)) for name in names})
+        values = {name: _from_column(getattr(row, name)) for name in names}
+        aggregate = self.aggregate(**self.from_columns(values))
         self._rows[getattr(aggregate, "id", None)] = row
         return aggregate
 
     def _values(self, aggregate: A) -> dict[str, object]:
-        return {
-            f.name: _to_column(getattr(aggregate, f.name))
+        values = {
+            f.name: getattr(aggregate, f.name)
             for f in dataclasses.fields(aggregate)  # type: ignore[arg-type]
         }
+        return {name: _to_column(value) for name, value in self.to_columns(values).items()}
+
+    def from_columns(self, values: dict[str, object]) -> dict[str, object]:
+        """Turn column values into the aggregate's (nested value objects, say); a hook."""
+        return values
+
+    def to_columns(self, values: dict[str, object]) -> dict[str, object]:
+        """Turn the aggregate's values into column values; a hook, the inverse of the other."""
+        return values
 
     async def get(self, key: object) -> A | None:
         row = await self.session.get(self.row_model, key)

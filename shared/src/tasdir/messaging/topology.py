@@ -123,4 +123,24 @@ def rabbitmq_definitions(vhost: str = "/") -> dict[str, Any]:
         bind(DEAD_LETTER_EXCHANGE, spec.dlq_name, spec.name)
         for pattern in spec.bindings:
             bind(EVENTS_EXCHANGE, spec.name, pattern)
-    return {"exchanges": exchanges, "queues": queues, "bindings": bindings}
+    return {
+        "exchanges": exchanges,
+        "queues": queues,
+        "bindings": bindings,
+        "policies": [dead_letters_kept_policy(vhost)],
+    }
+
+
+def dead_letters_kept_policy(vhost: str = "/") -> dict[str, Any]:
+    """RabbitMQ 4 gives every quorum queue a delivery limit of 20 unless told otherwise. A DLQ
+    has nowhere to send a message past it, and the DLQ tool returns every message it only
+    browsed, so twenty looks at a dead letter would drop it: this policy lifts the limit on the
+    DLQs. (RabbitMQ 3 has no default limit and ignores the key.)"""
+    return {
+        "vhost": vhost,
+        "name": "tasdir-dead-letters-kept",
+        "pattern": r"^[a-z_]+\.events\.dlq$",
+        "apply-to": "queues",
+        "priority": 0,
+        "definition": {"delivery-limit": -1},
+    }
