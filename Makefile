@@ -20,7 +20,7 @@ PORT ?= 8000
 DATA_DIR ?= var
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install test test-unit test-integration lint format bench clean run stack token
+.PHONY: install test test-unit test-integration fuzz lint format bench clean run stack token
 
 $(UV):
 	$(NEED_PYTHON)
@@ -47,6 +47,14 @@ test-unit: install
 
 test-integration: install
 	$(BIN)/pytest tests/integration
+
+# `make fuzz`: schemathesis over every operation of the OpenAPI document, in full (`make test`
+# runs the same test with 20 examples per operation). FUZZ_EXAMPLES and FUZZ_STEPS resize it.
+FUZZ_EXAMPLES ?= 500
+FUZZ_STEPS ?= 50
+fuzz: install
+	TASDIR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TASDIR_FUZZ_STATEFUL_STEPS=$(FUZZ_STEPS) \
+		$(BIN)/pytest tests/fuzz -s
 
 lint: install
 	$(BIN)/ruff check .

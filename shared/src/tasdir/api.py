@@ -32,6 +32,7 @@ from tasdir.limits import BodySizeLimitMiddleware
 from tasdir.metrics import MetricsMiddleware, exposition, serve_metrics
 from tasdir.observability import CorrelationMiddleware
 from tasdir.openapi import document_problems
+from tasdir.routing import method_not_allowed
 from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
 
@@ -54,6 +55,7 @@ def create_app(
     app.state.token_verifier = TokenVerifier(settings)
     app.state.redis = redis
     install_problem_handlers(app)
+    app.add_exception_handler(405, method_not_allowed)
     install_idempotency(app)
     # The last added runs first.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -24,8 +24,8 @@ from uuid import UUID
 
 import httpx
 import jwt
-from jwt.types import Options
 from fastapi import Depends, Request
+from jwt.types import Options
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tasdir.errors import Forbidden, Problem, Unauthorized

@@ -52,7 +52,16 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+_KEY_PATTERN = "^[!-~]{1,255}$"  # printable ASCII (U+0021 to U+007E), no spaces
+_VALID_KEY = re.compile(_KEY_PATTERN)
+
+
+def _key_schema(schema: dict[str, Any]) -> None:
+    """The header's documented schema: a string of that pattern (a header is never null). The
+    dependency checks it itself, to answer a problem of its own kind."""
+    for key in ("anyOf", "type", "pattern", "minLength", "maxLength"):
+        schema.pop(key, None)
+    schema.update(type="string", pattern=_KEY_PATTERN, minLength=1, maxLength=255)
 
 
 def canonical_body(body: bytes) -> bytes:
@@ -194,7 +203,9 @@ def idempotency_for(service: str) -> Callable[..., AsyncIterator[None]]:
             str | None,
             Header(
                 alias=IDEMPOTENCY_HEADER,
-                description="Retry safely: the same key and body answer the first response.",
+                description="Retry safely: the same key and body answer the first response. "
+                "1 to 255 printable ASCII characters, no spaces.",
+                json_schema_extra=_key_schema,
             ),
         ] = None,
     ) -> AsyncIterator[None]:

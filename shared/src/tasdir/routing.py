@@ -4,22 +4,26 @@ Every service builds its routers here, so every route gets the same guards, in t
 1. authentication (401, 403 later by role, 429, 503 when the identity provider is away),
    before anything reads the request body: an anonymous caller learns nothing from a 422;
 2. the media type of a body (415 for anything but JSON);
-3. then FastAPI reads and validates the body (`invalid-json`, or a 422 naming the field).
+3. the body parses as JSON (a 422 `invalid-json` otherwise: FastAPI itself would answer an
+   undocumented 400 for a body that is not UTF-8, or nested deeper than the parser can go);
+4. then FastAPI validates the body (a 422 naming the field).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from functools import cache
 from typing import Annotated, Any
 
+import fastapi.routing
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, compile_path
 
 from tasdir.auth import authenticate, current_principal
 from tasdir.db.uow import UnitOfWork
-from tasdir.errors import UnsupportedMediaType
+from tasdir.errors import Invalid, UnsupportedMediaType, problem_response
 from tasdir.settings import Settings
 
 JSON_MEDIA_TYPES = ("application/json",)
@@ -30,6 +34,53 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         if dependency.call is not None:
             yield dependency.call
         yield from _calls(dependency)
+
+
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[tuple[APIRoute, str]]:
+    """Every API route of an app, routers included, with the path it is served at.
+
+    FastAPI mounts an included router as one entry of `app.routes`; its route contexts give
+    the original routes and their prefixed paths.
+    """
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if contexts is None:  # a FastAPI that copies included routes into app.routes
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route, route.path_format
+        return
+    for context in contexts(routes):
+        original = context.original_route
+        if isinstance(original, APIRoute):
+            yield original, str(context.path_format or original.path_format)
+
+
+def allowed_methods(routes: Sequence[BaseRoute], path: str) -> set[str]:
+    """The methods the API routes serve at `path`, for the `Allow` header of a 405.
+
+    Starlette's 405 names only the methods of the first route that matched the path, so
+    `OPTIONS /v1/providers/{id}` would say `Allow: GET` although PATCH is served there too.
+    """
+    methods: set[str] = set()
+    for route, served_at in api_routes(routes):
+        if route.methods and compile_path(served_at)[0].match(path):
+            methods |= route.methods
+    return methods
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    """The 405 problem, its `Allow` naming every method served at the path (`create_app`
+    installs it for the status 405, ahead of the problem handler of every HTTP error)."""
+    headers = dict(getattr(exc, "headers", None) or {})
+    methods = allowed_methods(request.app.routes, request.url.path)
+    methods |= {method.strip() for method in headers.get("Allow", "").split(",") if method}
+    headers["Allow"] = ", ".join(sorted(methods))
+    detail = getattr(exc, "detail", None)
+    return problem_response(
+        405,
+        detail=detail if isinstance(detail, str) else None,
+        instance=request.url.path,
+        headers=headers,
+    )
 
 
 def needs_principal(route: APIRoute) -> bool:
@@ -54,6 +105,18 @@ def is_json(content_type: str | None) -> bool:
     )
 
 
+async def read_json(request: Request) -> None:
+    """Parse a non-empty JSON body now (FastAPI reuses the parsed value), or answer a 422
+    `invalid-json`, as for any other body that is not JSON: FastAPI answers a bare 400 for bytes
+    that are not UTF-8 and for a nesting deeper than the parser's recursion limit."""
+    if not await request.body():
+        return
+    try:
+        await request.json()
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise Invalid("the request body is not valid JSON", kind="invalid-json") from None
+
+
 class TasdirRoute(APIRoute):
     """An `APIRoute` that authenticates and checks the media type before the body is read."""
 
@@ -69,6 +132,8 @@ class TasdirRoute(APIRoute):
                 raise UnsupportedMediaType(
                     "send the body as application/json", kind="unsupported-media-type"
                 )
+            if has_body:
+                await read_json(request)
             return await handler(request)
 
         return guarded
@@ -109,9 +174,13 @@ def uow_for(service: str) -> Callable[[Request], AsyncIterator[UnitOfWork]]:
 __all__ = [
     "SettingsDep",
     "TasdirRoute",
+    "allowed_methods",
+    "api_routes",
     "app_settings",
     "is_json",
+    "method_not_allowed",
     "needs_principal",
+    "read_json",
     "roles_of",
     "service_router",
     "uow_for",

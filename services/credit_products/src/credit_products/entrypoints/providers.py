@@ -8,6 +8,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from tasdir.errors import NotFound
+from tasdir.openapi import link
 from tasdir.pagination import Page, PageParamsDep
 from tasdir.routing import service_router
 
@@ -18,7 +19,20 @@ from credit_products.service_layer import services
 router = service_router(prefix="/v1/providers", tags=["providers"])
 
 
-@router.post("", status_code=201, response_model=ProviderPublic, dependencies=[Idempotent])
+def _links_to_the_provider() -> dict[str, object]:
+    return {
+        "GetProvider": link("get_provider", "Read it.", provider_id="$response.body#/id"),
+        "ReviseProvider": link("revise_provider", "Revise it.", provider_id="$response.body#/id"),
+    }
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProviderPublic,
+    dependencies=[Idempotent],
+    responses={201: {"links": _links_to_the_provider()}},
+)
 async def register_provider(body: ProviderCreate, principal: Admin, uow: UoW) -> ProviderPublic:
     command = services.RegisterProvider(
         name=body.name,
@@ -38,7 +52,11 @@ async def list_providers(
     return Page(items=[ProviderPublic.of(p) for p in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{provider_id}", response_model=ProviderPublic)
+@router.get(
+    "/{provider_id}",
+    response_model=ProviderPublic,
+    responses={200: {"links": _links_to_the_provider()}},
+)
 async def get_provider(provider_id: UUID, principal: CurrentPrincipal, uow: UoW) -> ProviderPublic:
     provider = await uow.providers.get(provider_id)
     if provider is None:
@@ -46,7 +64,14 @@ async def get_provider(provider_id: UUID, principal: CurrentPrincipal, uow: UoW)
     return ProviderPublic.of(provider)
 
 
-@router.patch("/{provider_id}", response_model=ProviderPublic)
+@router.patch(
+    "/{provider_id}",
+    response_model=ProviderPublic,
+    responses={
+        200: {"links": _links_to_the_provider()},
+        404: {"description": "No such provider, or (for a provider) not its own."},
+    },
+)
 async def revise_provider(
     provider_id: UUID, body: ProviderUpdate, principal: AdminOrProvider, uow: UoW
 ) -> ProviderPublic:
