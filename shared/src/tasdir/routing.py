@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, compile_path
 
 from tasdir.auth import authenticate, current_principal
 from tasdir.db.uow import UnitOfWork
-from tasdir.errors import Invalid, UnsupportedMediaType, problem_response
+from tasdir.errors import Forbidden, Invalid, UnsupportedMediaType, problem_response
 from tasdir.settings import Settings
 
 JSON_MEDIA_TYPES = ("application/json",)
@@ -118,16 +118,22 @@ async def read_json(request: Request) -> None:
 
 
 class TasdirRoute(APIRoute):
-    """An `APIRoute` that authenticates and checks the media type before the body is read."""
+    """An `APIRoute` that authenticates, checks the role and the media type, and parses the
+    JSON, before FastAPI reads the body or runs any dependency (the idempotency guard
+    included)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         authenticated = needs_principal(self)
+        roles = roles_of(self)
         has_body = self.body_field is not None
 
         async def guarded(request: Request) -> Response:
             if authenticated:
-                await authenticate(request)
+                principal = await authenticate(request)
+                # A role that may never use the route learns nothing from its body either.
+                if roles is not None and principal.role not in roles:
+                    raise Forbidden(f"role {principal.role!r} may not use this route")
             if has_body and not is_json(request.headers.get("content-type")):
                 raise UnsupportedMediaType(
                     "send the body as application/json", kind="unsupported-media-type"

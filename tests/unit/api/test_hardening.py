@@ -328,3 +328,21 @@ async def test_a_patch_refuses_null_for_a_field_that_takes_a_value(
         assert [e["field"] for e in problem(response, 422)["errors"]] == [name]
     cleared = await client.patch(url, json={"contact": None}, headers=bearer(SETTINGS, "admin"))
     assert cleared.json()["contact"] is None
+
+
+async def test_a_role_that_may_never_use_the_route_gets_403_before_its_body_is_read(
+    client: httpx.AsyncClient,
+) -> None:
+    advisor = {**bearer(SETTINGS, "advisor"), "Content-Type": "application/json"}
+    malformed = await client.post("/v1/exporters", content=b"{not json", headers=advisor)
+    problem(malformed, 403, "forbidden")
+    keyed = await client.post(
+        "/v1/exporters", json=exporter(), headers={**advisor, "Idempotency-Key": " bad key "}
+    )
+    problem(keyed, 403, "forbidden")
+    not_json = await client.post(
+        "/v1/providers",
+        content=b"x",
+        headers={**bearer(SETTINGS, "exporter"), "Content-Type": "text/plain"},
+    )
+    problem(not_json, 403, "forbidden")
