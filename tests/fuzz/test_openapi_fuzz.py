@@ -29,6 +29,13 @@ exactly these two, and only from that check:
   `issued_cursors_sent`).
 - `idempotency-key-reused`: the same `Idempotency-Key` sent again with another body. The
   generators reuse their example key across bodies; the IETF draft on the header asks for a 422.
+- the exporters' domain rules, each its own problem type: `invalid-exporter`,
+  `invalid-financing-request`, `invalid-consent` and `unknown-provider`. They are the rules a
+  JSON Schema cannot state: across fields (an export turnover above the turnover, shares that
+  sum past 100, `exporting_since` before `founded_year`, a currency's decimals), against the
+  clock (a year or a date in the future or the past), or against data (a provider that exists).
+  Every rule a schema can state is in the schema, and its 422 is a `validation-error`, which is
+  never accepted here.
 `object_level_authorization` runs, but passes without testing anything: it needs two
 identities of the same role configured as peers, and every role here may read every provider.
 """
@@ -77,7 +84,17 @@ PRINCIPALS: dict[str, dict[str, str]] = {
 }
 
 # The problem types that answer a schema-valid request with a 422 by design (see above).
-ACCEPTED_REJECTIONS = frozenset({"invalid-cursor", "idempotency-key-reused"})
+ACCEPTED_REJECTIONS = frozenset(
+    {
+        "invalid-cursor",
+        "idempotency-key-reused",
+        # The exporters' domain rules that no JSON Schema can state (see above).
+        "invalid-exporter",
+        "invalid-financing-request",
+        "invalid-consent",
+        "unknown-provider",
+    }
+)
 OUTBOX_GAUGES = (OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PARKED)
 
 
@@ -181,8 +198,9 @@ class Tally:
             f"server_errors={self.server_errors} failures={sum(self.failures_by_check.values())} "
             f"by_check={dict(sorted(self.failures_by_check.items()))} "
             f"accepted_422s={self.statistic.filtered_failures} "
-            f"(invalid-cursor on {self._accepted('invalid-cursor')} operations, "
-            f"idempotency-key-reused on {self._accepted('idempotency-key-reused')}) "
+            "(operations per kind: "
+            + ", ".join(f"{kind} {self._accepted(kind)}" for kind in sorted(ACCEPTED_REJECTIONS))
+            + ") "
             f"issued_cursors_sent={dict(sorted(self.issued_cursors_sent.items()))} "
             f"statuses={dict(sorted(self.statuses.items()))}"
         ]

@@ -91,8 +91,15 @@ class IdempotentRequest:
     response_model: Any  # the route's response model, which renders the use case's result
 
     def render(self, result: object) -> str:
+        """The answer the route gives for `result`: by its response model's `of(aggregate)`,
+        the API models' way to present an aggregate, else by validating the result's
+        attributes."""
         adapter: TypeAdapter[Any] = TypeAdapter(self.response_model)
-        answer = adapter.validate_python(result, from_attributes=True)
+        present = getattr(self.response_model, "of", None)
+        if callable(present):
+            answer = present(result)
+        else:
+            answer = adapter.validate_python(result, from_attributes=True)
         return json.dumps(adapter.dump_python(answer, mode="json"), separators=(",", ":"))
 
     def record(self, uow: UnitOfWork, result: object) -> None:

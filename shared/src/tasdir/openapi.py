@@ -55,6 +55,9 @@ _DESCRIPTIONS = {
     "429": "Rate-limited; `Retry-After` says when to try again.",
     "503": "A dependency is unreachable (the identity provider, the database).",
 }
+# What a route passes as `responses=`.
+Responses = dict[int | str, dict[str, Any]]
+
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 BEARER_SCHEME = "bearerAuth"

@@ -36,8 +36,9 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from _calls(dependency)
 
 
-def api_routes(routes: Sequence[BaseRoute]) -> Iterator[tuple[APIRoute, str]]:
-    """Every API route of an app, routers included, with the path it is served at.
+def api_routes(routes: Sequence[BaseRoute], *, raw: bool = False) -> Iterator[tuple[APIRoute, str]]:
+    """Every API route of an app, routers included, with the path it is served at: as the
+    OpenAPI document writes it, or with `raw` as it matches (`{exporter_id:uuid}`).
 
     FastAPI mounts an included router as one entry of `app.routes`; its route contexts give
     the original routes and their prefixed paths.
@@ -46,12 +47,13 @@ def api_routes(routes: Sequence[BaseRoute]) -> Iterator[tuple[APIRoute, str]]:
     if contexts is None:  # a FastAPI that copies included routes into app.routes
         for route in routes:
             if isinstance(route, APIRoute):
-                yield route, route.path_format
+                yield route, route.path if raw else route.path_format
         return
     for context in contexts(routes):
         original = context.original_route
         if isinstance(original, APIRoute):
-            yield original, str(context.path_format or original.path_format)
+            served = context.path if raw else context.path_format
+            yield original, str(served or (original.path if raw else original.path_format))
 
 
 def allowed_methods(routes: Sequence[BaseRoute], path: str) -> set[str]:
@@ -61,7 +63,7 @@ def allowed_methods(routes: Sequence[BaseRoute], path: str) -> set[str]:
     `OPTIONS /v1/providers/{id}` would say `Allow: GET` although PATCH is served there too.
     """
     methods: set[str] = set()
-    for route, served_at in api_routes(routes):
+    for route, served_at in api_routes(routes, raw=True):
         if route.methods and compile_path(served_at)[0].match(path):
             methods |= route.methods
     return methods

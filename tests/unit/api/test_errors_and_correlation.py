@@ -22,12 +22,12 @@ SETTINGS = Settings(environment="development")
 crashes = APIRouter()
 
 
-@crashes.get("/v1/exporters/crash")
+@crashes.get("/test/crash")
 async def crash() -> None:
     raise RuntimeError("secret internals: password=hunter2")
 
 
-@crashes.get("/v1/exporters/echo-correlation")
+@crashes.get("/test/echo-correlation")
 async def echo_correlation() -> dict[str, str]:
     return {"correlation_id": current_correlation_id()}
 
@@ -53,7 +53,7 @@ def is_problem(response: httpx.Response, status: int) -> dict[str, object]:
 
 
 async def test_a_crash_is_a_500_problem_without_a_trace(client: httpx.AsyncClient) -> None:
-    body = is_problem(await client.get("/v1/exporters/crash"), 500)
+    body = is_problem(await client.get("/test/crash"), 500)
     text = json.dumps(body)
     assert "hunter2" not in text and "Traceback" not in text and "RuntimeError" not in text
 
@@ -92,7 +92,7 @@ async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient) -> Non
 
 async def test_a_correlation_id_is_accepted_echoed_and_bound(client: httpx.AsyncClient) -> None:
     response = await client.get(
-        "/v1/exporters/echo-correlation", headers={"X-Correlation-ID": "req-42.a:b"}
+        "/test/echo-correlation", headers={"X-Correlation-ID": "req-42.a:b"}
     )
     assert response.headers["x-correlation-id"] == "req-42.a:b"
     assert response.json() == {"correlation_id": "req-42.a:b"}
@@ -103,7 +103,7 @@ async def test_a_missing_or_malformed_correlation_id_is_replaced(
     client: httpx.AsyncClient, given: str | None
 ) -> None:
     headers = {"X-Correlation-ID": given} if given is not None else {}
-    response = await client.get("/v1/exporters/echo-correlation", headers=headers)
+    response = await client.get("/test/echo-correlation", headers=headers)
     made = response.headers["x-correlation-id"]
     assert made != given and len(made) == 36
     assert response.json() == {"correlation_id": made}

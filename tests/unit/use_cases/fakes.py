@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 from uuid import UUID
 
 from credit_products.domain.provider import Provider
+from exporters.domain.consent import Consent
 from exporters.domain.exporter import Exporter
+from exporters.domain.financing_request import FinancingRequest
 from tasdir.contracts import IntegrationEvent
 from tasdir.db import Aggregate
+
+A = TypeVar("A")
 
 
 @dataclass
@@ -74,25 +79,68 @@ class FakeCreditProductsUnitOfWork(FakeUnitOfWorkBase):
         self.providers.staged = {}
 
 
-class FakeExporters:
-    def __init__(self, *existing: Exporter) -> None:
-        self.committed: dict[UUID, Exporter] = {e.id: copy.deepcopy(e) for e in existing}
-        self.staged: dict[UUID, Exporter] = {}
+class FakeStore(Generic[A]):
+    """Committed copies of aggregates by id, and what the current unit of work staged."""
 
+    def __init__(self, *existing: A) -> None:
+        self.committed: dict[UUID, A] = {a.id: copy.deepcopy(a) for a in existing}  # type: ignore[attr-defined]
+        self.staged: dict[UUID, A] = {}
+
+    async def get(self, key: UUID) -> A | None:
+        found = self.committed.get(key)
+        return copy.deepcopy(found) if found else None
+
+    async def get_for_update(self, key: UUID) -> A | None:
+        return await self.get(key)
+
+    def add(self, aggregate: A) -> None:
+        self.staged[aggregate.id] = copy.deepcopy(aggregate)  # type: ignore[attr-defined]
+
+    def save(self, aggregate: A) -> None:
+        self.staged[aggregate.id] = copy.deepcopy(aggregate)  # type: ignore[attr-defined]
+
+    def flush(self) -> None:
+        self.committed.update(self.staged)
+        self.staged = {}
+
+
+class FakeExporters(FakeStore[Exporter]):
     async def by_org(self, org: str) -> Exporter | None:
-        return next((e for e in self.committed.values() if e.org == org), None)
+        found = next((e for e in self.committed.values() if e.org == org), None)
+        return copy.deepcopy(found) if found else None
 
     async def by_ice(self, ice: str) -> Exporter | None:
-        return next((e for e in self.committed.values() if e.ice == ice), None)
+        found = next((e for e in self.committed.values() if e.ice == ice), None)
+        return copy.deepcopy(found) if found else None
 
-    def add(self, aggregate: Exporter) -> None:
-        self.staged[aggregate.id] = copy.deepcopy(aggregate)
+
+class FakeRequests(FakeStore[FinancingRequest]):
+    pass
+
+
+class FakeConsents(FakeStore[Consent]):
+    async def of(self, exporter_id: UUID, provider_id: UUID) -> Consent | None:
+        for consent in self.committed.values():
+            if consent.exporter_id == exporter_id and consent.provider_id == provider_id:
+                return copy.deepcopy(consent)
+        return None
+
+
+@dataclass
+class FakeKnownProviders:
+    known: set[UUID] = field(default_factory=set)
+
+    async def is_known(self, provider_id: UUID) -> bool:
+        return provider_id in self.known
 
 
 @dataclass
 class FakeExportersUnitOfWork(FakeUnitOfWorkBase):
     exporters: FakeExporters = field(default_factory=FakeExporters)
+    requests: FakeRequests = field(default_factory=FakeRequests)
+    consents: FakeConsents = field(default_factory=FakeConsents)
+    providers: FakeKnownProviders = field(default_factory=FakeKnownProviders)
 
     def _flush(self) -> None:
-        self.exporters.committed.update(self.exporters.staged)
-        self.exporters.staged = {}
+        for store in (self.exporters, self.requests, self.consents):
+            store.flush()

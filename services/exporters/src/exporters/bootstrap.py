@@ -8,6 +8,7 @@ from tasdir.service import ServiceDefinition
 
 from exporters.adapters import orm
 from exporters.entrypoints.api import router
+from exporters.entrypoints.requests import router as requests_router
 from exporters.service_layer.handlers import HANDLERS
 from exporters.service_layer.uow import ExportersUnitOfWork
 
@@ -18,5 +19,5 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "adapters" / "migrations",
     uow_class=ExportersUnitOfWork,
     handlers=HANDLERS,
-    routers=(router,),
+    routers=(router, requests_router),
 )

@@ -9,13 +9,32 @@ from tasdir.auth import Principal, require_roles
 from tasdir.idempotency import idempotency_for
 from tasdir.routing import uow_for
 
+from exporters.config import get_exporters_settings
+from exporters.domain.exporter import DerivationRules
 from exporters.service_layer.uow import ExportersUnitOfWork
 
 SERVICE = "exporters"
 
+
+def derivation_rules() -> DerivationRules:
+    return get_exporters_settings().derivation_rules()
+
+
 UoW = Annotated[ExportersUnitOfWork, Depends(uow_for(SERVICE))]
+Rules = Annotated[DerivationRules, Depends(derivation_rules)]
 ExporterPrincipal = Annotated[Principal, Depends(require_roles("exporter"))]
+ExporterOrAdmin = Annotated[Principal, Depends(require_roles("exporter", "admin"))]
+Reviewer = Annotated[Principal, Depends(require_roles("advisor", "admin"))]
+Reader = Annotated[Principal, Depends(require_roles("exporter", "advisor", "admin"))]
 # On a POST: `Idempotency-Key` replays the first answer (see `tasdir.idempotency`).
 Idempotent = Depends(idempotency_for(SERVICE))
 
-__all__ = ["ExporterPrincipal", "Idempotent", "UoW"]
+__all__ = [
+    "ExporterOrAdmin",
+    "ExporterPrincipal",
+    "Idempotent",
+    "Reader",
+    "Reviewer",
+    "Rules",
+    "UoW",
+]

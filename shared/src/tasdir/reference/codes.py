@@ -20,6 +20,7 @@ from tasdir.reference.geography import (
     is_region,
     region_codes,
 )
+from tasdir.reference.hs import is_valid_hs_code, valid_chapter_codes
 from tasdir.reference.money import currency_codes, is_currency
 
 
@@ -62,6 +63,39 @@ class ReferenceCode:
         return result
 
 
+class HsCodeType:
+    """Inside `Annotated[str, HsCodeType()]`: an HS 2022 code of 2, 4 or 6 ASCII digits whose
+    chapter exists; the JSON Schema pattern lists the chapters."""
+
+    def __get_pydantic_core_schema__(
+        self, source: type[str], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        def validate(value: str) -> str:
+            if not is_valid_hs_code(value):
+                raise ValueError(
+                    f"{value[:16]!r} is not an HS code (2, 4 or 6 digits of an existing chapter)"
+                )
+            return value
+
+        return core_schema.no_info_after_validator_function(
+            validate, core_schema.str_schema(max_length=6)
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        chapters = "|".join(sorted(valid_chapter_codes()))
+        return {
+            "type": "string",
+            "pattern": f"^({chapters})([0-9]{{2}}){{0,2}}$",
+            "description": "An HS 2022 code: a chapter (2 digits), a heading (4) or a "
+            "subheading (6), in an existing chapter.",
+            "examples": ["0805"],
+        }
+
+
+HsCode = Annotated[str, HsCodeType()]
+
 RegionCode = Annotated[
     str,
     ReferenceCode(
@@ -99,4 +133,11 @@ DestinationCode = Annotated[
     ),
 ]
 
-__all__ = ["CountryCode", "CurrencyCode", "DestinationCode", "ReferenceCode", "RegionCode"]
+__all__ = [
+    "CountryCode",
+    "CurrencyCode",
+    "DestinationCode",
+    "HsCode",
+    "ReferenceCode",
+    "RegionCode",
+]
