@@ -4,12 +4,13 @@ The aggregate owns its invariants (the rules of `Profile.validated`), its versio
 event), its change detection (a revision that changes nothing raises nothing) and its derived
 fields, computed from what the exporter gave:
 
-| field | rule |
-|---|---|
-| `export_share_pct` | export turnover / turnover × 100, 2 decimals; none without both, or with a turnover of 0 |
-| `is_mono_market` | one destination carries at least `mono_market_threshold_pct` (80) % of the declared export shares |
-| `is_mono_product` | one HS heading (the code's first 4 digits; a 2-digit code counts as its chapter) carries at least `mono_product_threshold_pct` (80) % of them |
-| `years_exporting` | this year − `exporting_since`, computed when read |
+- `export_share_pct`: export turnover / turnover * 100, 2 decimals; none without both, or
+  with a turnover of 0;
+- `is_mono_market`: one destination carries at least `mono_market_threshold_pct` (80) % of
+  the declared export shares;
+- `is_mono_product`: one HS heading (the code's first 4 digits; a 2-digit code counts as its
+  chapter) carries at least `mono_product_threshold_pct` (80) % of them;
+- `years_exporting`: this year - `exporting_since`, computed when read.
 
 With no export lines, both flags are unknown (null). The shares are compared with the sum of the
 declared shares, so a profile that declares only part of its exports is judged on that part.
@@ -108,20 +109,17 @@ class Profile:
                 "founded_year",
                 f"must be between {EARLIEST_YEAR} and {year} (not in the future)",
             )
-        if self.exporting_since is not None:
-            if (
-                broken.check(
-                    EARLIEST_YEAR <= self.exporting_since <= year,
-                    "exporting_since",
-                    f"must be between {EARLIEST_YEAR} and {year} (not in the future)",
-                )
-                and self.founded_year is not None
-            ):
-                broken.check(
-                    self.exporting_since >= self.founded_year,
-                    "exporting_since",
-                    "must not be earlier than founded_year",
-                )
+        since_ok = self.exporting_since is None or broken.check(
+            EARLIEST_YEAR <= self.exporting_since <= year,
+            "exporting_since",
+            f"must be between {EARLIEST_YEAR} and {year} (not in the future)",
+        )
+        if since_ok and self.exporting_since is not None and self.founded_year is not None:
+            broken.check(
+                self.exporting_since >= self.founded_year,
+                "exporting_since",
+                "must not be earlier than founded_year",
+            )
         if self.employees is not None:
             broken.check(
                 0 <= self.employees <= MAX_EMPLOYEES,

@@ -12,7 +12,7 @@ The status moves down one table, driven by the matching service's events, and ne
 | 4 | `offered` | a provider answers with an offer |
 | 5 | `declined` (final) | every referral is declined |
 | 5 | `closed` (final) | the exporter accepts an offer (`offer.decided`) |
-| – | `withdrawn` (final) | the exporter withdraws, from any status that is not final |
+| none | `withdrawn` (final) | the exporter withdraws, from any status that is not final |
 
 An event that would move the status up the table, or out of a final status, changes nothing: so
 a duplicate or a late event is harmless. This is decided by the order of the statuses, never by
