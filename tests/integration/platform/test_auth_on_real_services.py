@@ -3,6 +3,7 @@ the wrong type is a 401 on every authenticated route, never a 500, and is never 
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -37,7 +38,7 @@ async def test_a_claim_of_the_wrong_type_is_a_401_on_every_route(
     async with platform.client() as client:
         for route, path_format in routes:
             for method in route.methods or ():
-                path = path_format.replace("{id}", "00000000-0000-4000-8000-000000000000")
+                path = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", path_format)
                 response = await client.request(method, path, headers=headers, json={})
                 problem = is_problem(response, 401)
                 assert problem["type"].endswith("/invalid-token"), (method, path, problem)

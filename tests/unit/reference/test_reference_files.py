@@ -39,6 +39,7 @@ def test_sources_reports_every_dataset_with_the_loaded_pycountry_version() -> No
         "regions",
         "countries",
         "blocs",
+        "world_regions",
         "currencies",
         "hs2022",
         "instruments",

@@ -140,3 +140,35 @@ def test_expanding_destinations_is_the_union_of_each_code(codes: list[str]) -> N
         expected |= reference.expand_destinations([code])
     assert reference.expand_destinations(codes) == expected
     assert all(reference.is_country(c) for c in expected)
+
+
+def test_the_un_m49_regions_cover_every_country_but_antarctica_once() -> None:
+    leaves = [
+        w
+        for w in reference.world_regions()
+        if not any(o.parent == w.code for o in reference.world_regions())
+    ]
+    counted: dict[str, int] = {}
+    for leaf in leaves:
+        for code in leaf.members:
+            counted[code] = counted.get(code, 0) + 1
+    assert set(counted) == reference.country_codes() - {"AQ"}
+    assert set(counted.values()) == {1}
+    tops = {w.code for w in reference.world_regions() if w.parent is None}
+    assert tops == {"africa", "americas", "asia", "europe", "oceania"}
+
+
+def test_world_regions_are_destinations_and_expand_to_their_countries() -> None:
+    assert reference.is_destination("latin-america-and-the-caribbean")
+    policy = reference.expand_destinations(
+        ["africa", "western-asia", "latin-america-and-the-caribbean"]
+    )
+    assert {"CI", "EG", "SA", "AE", "BR", "MX"} <= policy
+    assert "FR" not in policy and "CN" not in policy
+    assert (
+        reference.world_region("sub-saharan-africa").members
+        < reference.world_region("africa").members
+    )
+    assert "EH" in reference.world_region("northern-africa").members  # as M49 lists it
+    with pytest.raises(reference.UnknownReferenceCode):
+        reference.world_region("atlantis")

@@ -16,7 +16,16 @@ from tasdir.api import create_app
 from tasdir.settings import Settings
 
 SETTINGS = Settings(environment="development")
-KINDS = ["regions", "countries", "blocs", "currencies", "hs-chapters", "instruments", "fx"]
+KINDS = [
+    "regions",
+    "countries",
+    "blocs",
+    "world-regions",
+    "currencies",
+    "hs-chapters",
+    "instruments",
+    "fx",
+]
 
 
 @pytest.fixture
@@ -162,3 +171,16 @@ async def test_the_configured_fx_table_is_the_one_served(tmp_path: Path) -> None
     await runtime.dispose()
     assert body["as_of"] == "2026-07-01"
     assert body["items"] == [{"currency": "EUR", "rate": "12.5"}]
+
+
+async def test_world_regions_are_served_with_their_parents_and_members(
+    client: httpx.AsyncClient,
+) -> None:
+    regions = {r["code"]: r for r in await everything(client, "world-regions", "fr")}
+    assert regions["sub-saharan-africa"]["parent"] == "africa"
+    assert regions["sub-saharan-africa"]["m49"] == "202"
+    assert regions["northern-africa"]["name"] == "Afrique septentrionale"
+    assert {"CI", "SN", "NG"} <= set(regions["western-africa"]["members"])
+    assert set(regions["western-africa"]["members"]) <= set(regions["africa"]["members"])
+    assert "MA" in regions["northern-africa"]["members"]
+    assert regions["africa"]["parent"] is None

@@ -16,6 +16,7 @@ DATA_FILES: tuple[str, ...] = (
     "regions.json",
     "countries.json",
     "blocs.json",
+    "world_regions.json",
     "currencies.json",
     "hs2022.json",
     "instruments.json",

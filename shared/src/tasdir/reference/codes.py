@@ -15,6 +15,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from tasdir.reference.geography import (
     country_codes,
+    destination_codes,
     is_country,
     is_destination,
     is_region,
@@ -128,6 +129,7 @@ DestinationCode = Annotated[
     ReferenceCode(
         "destination (country, bloc or world region)",
         is_destination,
+        destination_codes,
         description="An ISO alpha-2 country, a bloc such as `afcfta`, or a UN M49 world "
         "region such as `africa`.",
     ),

@@ -234,24 +234,124 @@ def bloc_members(code: str) -> frozenset[str]:
     return bloc(code).members
 
 
+# --- world regions (UN M49) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorldRegion:
+    """A UN M49 region, sub-region or intermediate region (`sub-saharan-africa`)."""
+
+    code: str
+    m49: str
+    names: LocalizedText
+    parent: str | None
+    # Every country it covers, those of the regions below it included.
+    members: frozenset[str]
+
+    def name(self, lang: str = DEFAULT_LANG) -> str:
+        """The region's name in `lang` (en or fr)."""
+        return self.names.get(lang)
+
+
+@cache
+def _world_regions() -> tuple[SourceMeta, Mapping[str, WorldRegion]]:
+    raw = read_packaged("world_regions.json")
+    meta = parse_meta(raw, "world_regions.json")
+    items = raw.get("regions", [])
+    own: dict[str, set[str]] = {}
+    parents: dict[str, str | None] = {}
+    names: dict[str, LocalizedText] = {}
+    codes: dict[str, str] = {}
+    for item in items:
+        code = item.get("code")
+        where = f"world_regions.json region {code!r}"
+        if not isinstance(code, str) or not code.islower() or code in own:
+            raise ReferenceDataError(f"{where}: codes are unique lower-case slugs")
+        if is_country(code.upper()) and len(code) == 2 or code in _blocs()[1]:
+            raise ReferenceDataError(f"{where}: a code must not look like a country or a bloc")
+        members = item.get("members", [])
+        unknown = sorted(m for m in members if not is_country(m))
+        if unknown:
+            raise ReferenceDataError(f"{where}: members are not ISO alpha-2 codes: {unknown}")
+        own[code] = set(members)
+        parents[code] = item.get("parent")
+        names[code] = LocalizedText.from_raw(item.get("names"), where)
+        codes[code] = str(item["m49"])
+    for code, parent in parents.items():
+        if parent is not None and parent not in own:
+            raise ReferenceDataError(f"world_regions.json region {code!r}: unknown parent")
+
+    def covered(code: str) -> set[str]:
+        found = set(own[code])
+        for child, parent in parents.items():
+            if parent == code:
+                found |= covered(child)
+        return found
+
+    by_code = {
+        code: WorldRegion(
+            code=code,
+            m49=codes[code],
+            names=names[code],
+            parent=parents[code],
+            members=frozenset(covered(code)),
+        )
+        for code in own
+    }
+    return meta, MappingProxyType(by_code)
+
+
+def world_regions() -> tuple[WorldRegion, ...]:
+    """Every UN M49 region, sub-region and intermediate region, in the file's order."""
+    return tuple(_world_regions()[1].values())
+
+
+def world_region_codes() -> frozenset[str]:
+    return frozenset(_world_regions()[1])
+
+
+def is_world_region(code: object) -> bool:
+    """Whether `code` is a UN M49 region code (a lower-case slug such as `western-asia`)."""
+    return isinstance(code, str) and code in _world_regions()[1]
+
+
+def world_region(code: str) -> WorldRegion:
+    """The world region of that code; `UnknownReferenceCode` otherwise."""
+    try:
+        return _world_regions()[1][code]
+    except (KeyError, TypeError):
+        raise UnknownReferenceCode("world_region", code) from None
+
+
+# --- destinations ------------------------------------------------------------------------------
+
+
 def is_destination(code: object) -> bool:
-    """Whether `code` is a destination: an ISO alpha-2 country or a bloc code."""
-    return is_country(code) or is_bloc(code)
+    """Whether `code` is a destination: an ISO alpha-2 country, a bloc or a world region."""
+    return is_country(code) or is_bloc(code) or is_world_region(code)
+
+
+def destination_codes() -> frozenset[str]:
+    """Every destination code: countries, blocs and world regions."""
+    return country_codes() | bloc_codes() | world_region_codes()
 
 
 def expand_destinations(codes: str | Iterable[str]) -> frozenset[str]:
-    """The ISO alpha-2 countries that a mix of country and bloc codes covers."""
+    """The ISO alpha-2 countries that a mix of country, bloc and world-region codes covers."""
     # A bare string is one code, not an iterable of one-letter codes.
     items = (codes,) if isinstance(codes, str) else codes
     out: set[str] = set()
     blocs_by_code = _blocs()[1]
+    regions_by_code = _world_regions()[1]
     for code in items:
         if is_country(code):
             out.add(code)
         elif isinstance(code, str) and code in blocs_by_code:
             out |= blocs_by_code[code].members
+        elif isinstance(code, str) and code in regions_by_code:
+            out |= regions_by_code[code].members
         else:
             raise UnknownReferenceCode(
-                "destination", code, "neither an ISO alpha-2 code nor a bloc"
+                "destination", code, "neither an ISO alpha-2 code, a bloc nor a world region"
             )
     return frozenset(out)

@@ -145,6 +145,29 @@ async def blocs(
     )
 
 
+@router.get("/world-regions", response_model=ReferenceList)
+async def world_regions(
+    response: Response, params: PageParamsDep, accept_language: AcceptLanguage = None
+) -> ReferenceList:
+    """The UN M49 regions, sub-regions and intermediate regions a product's destinations may
+    name (`africa`, `western-asia`), each with its parent and every country it covers."""
+    return _listing(
+        response,
+        "world_regions",
+        reference.world_regions(),
+        lambda w, lang: {
+            "code": w.code,
+            "m49": w.m49,
+            "name": w.name(lang),
+            "names": _names(w, reference.NAME_LANGS),
+            "parent": w.parent,
+            "members": sorted(w.members),
+        },
+        params,
+        accept_language,
+    )
+
+
 @router.get("/currencies", response_model=ReferenceList)
 async def currencies(
     response: Response, params: PageParamsDep, accept_language: AcceptLanguage = None
