@@ -267,7 +267,7 @@ def _world_regions() -> tuple[SourceMeta, Mapping[str, WorldRegion]]:
         where = f"world_regions.json region {code!r}"
         if not isinstance(code, str) or not code.islower() or code in own:
             raise ReferenceDataError(f"{where}: codes are unique lower-case slugs")
-        if is_country(code.upper()) and len(code) == 2 or code in _blocs()[1]:
+        if (is_country(code.upper()) and len(code) == 2) or code in _blocs()[1]:
             raise ReferenceDataError(f"{where}: a code must not look like a country or a bloc")
         members = item.get("members", [])
         unknown = sorted(m for m in members if not is_country(m))
