@@ -24,7 +24,7 @@ import typer
 from pydantic import ValidationError
 from tasdir.settings import Settings, SettingsError, describe_error
 
-from tasdir_cli.services import SERVICES, UnknownService, check_service
+from tasdir_cli.services import SERVICES, UnknownService, check_service, definitions
 
 if TYPE_CHECKING:
     from tasdir_cli.dlq import Command
@@ -87,7 +87,11 @@ EventTypes = Annotated[
 def load_settings() -> Settings:
     """The settings from the environment; exit code 2 and the reason if they cannot run."""
     try:
-        return Settings()
+        settings = Settings()
+        for definition in definitions().values():
+            if definition.check_settings is not None:
+                definition.check_settings()
+        return settings
     except (ValidationError, SettingsError) as exc:
         typer.echo(f"tasdir: invalid configuration: {describe_error(exc)}", err=True)
         raise typer.Exit(2) from None

@@ -54,7 +54,8 @@ class DecimalInput:
         if isinstance(value, str):
             if not self._string.match(value):
                 raise ValueError(
-                    f"must be digits with at most {self.places} decimals, like 1500000.50"
+                    f"must be digits 0-9 (not negative) with at most {self.places} decimals, "
+                    "like 1500000.50"
                 )
             return Decimal(value)
         if isinstance(value, int):

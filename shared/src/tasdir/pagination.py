@@ -1,4 +1,4 @@
-"""Lists as DESIGN.md has them: `{"items": [...], "next_cursor": "…" | null}`.
+"""Lists, as every list of the API answers them: `{"items": [...], "next_cursor": "…" | null}`.
 
 A route takes `params: PageParamsDep`, builds its query in a repository, and returns
 `await paginate(session, query, params, order_by=(Model.created_at, Model.id))`.

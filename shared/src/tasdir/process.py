@@ -163,6 +163,8 @@ def main(definition: AnyServiceDefinition, argv: Sequence[str] | None = None) ->
     configure_logging(f"{definition.name}.{args.process}")
     try:
         settings = get_settings()
+        if definition.check_settings is not None:
+            definition.check_settings()
     except (ValidationError, SettingsError) as exc:
         print(f"{definition.name}: cannot start: {describe_error(exc)}", file=sys.stderr)
         raise SystemExit(2) from None

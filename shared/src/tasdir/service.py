@@ -10,7 +10,7 @@ the process entrypoints can both build on it without a cycle.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -47,6 +47,9 @@ class ServiceDefinition(Generic[U]):
     uow_class: type[U]
     handlers: Mapping[str, EventHandler[U]] = field(default_factory=dict)
     routers: Sequence[APIRouter] = ()
+    # Reads and checks the service's own settings, so that a process refuses to start on a bad
+    # value (raising `SettingsError`) rather than failing its first request.
+    check_settings: Callable[[], object] | None = None
 
 
 class ServiceRuntime(Generic[U]):

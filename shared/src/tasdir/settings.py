@@ -149,14 +149,14 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def describe_error(exc: Exception) -> str:
+def describe_error(exc: Exception, prefix: str = ENV_PREFIX) -> str:
     """One line for a configuration that cannot run, naming the variable to set."""
     errors = getattr(exc, "errors", None)
     if callable(errors):
         messages = []
         for error in errors():
             location = ".".join(str(part) for part in error.get("loc", ()))
-            variable = f"{ENV_PREFIX}{location.upper()}" if location else ""
+            variable = f"{prefix}{location.upper()}" if location else ""
             message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
             messages.append(f"{variable}: {message}" if variable else message)
         return "; ".join(messages)

@@ -188,3 +188,31 @@ def test_deactivation_is_once_and_stops_revisions() -> None:
     assert exporter.deactivate(NOW) is None
     with pytest.raises(Conflict):
         exporter.revise({"employees": 3}, rules=RULES, now=NOW)
+
+
+def test_a_bad_threshold_stops_the_service_at_start_and_names_its_variable() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "TASDIR_ENVIRONMENT": "development",
+        "TASDIR_EXPORTERS_MONO_MARKET_THRESHOLD_PCT": "150",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "exporters", "api", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "TASDIR_EXPORTERS_MONO_MARKET_THRESHOLD_PCT" in done.stderr
+
+
+def test_a_future_founding_year_is_named_once() -> None:
+    with pytest.raises(Invalid) as refused:
+        Exporter.register(org="a", profile=profile(founded_year=2099), rules=RULES, now=NOW)
+    assert fields_of(refused) == {"founded_year"}

@@ -7,6 +7,7 @@ from pathlib import Path
 from tasdir.service import ServiceDefinition
 
 from credit_products.adapters import orm
+from credit_products.entrypoints.products import router as products_router
 from credit_products.entrypoints.providers import router as providers_router
 from credit_products.entrypoints.reference import router as reference_router
 from credit_products.service_layer.uow import CreditProductsUnitOfWork
@@ -18,5 +19,5 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "adapters" / "migrations",
     uow_class=CreditProductsUnitOfWork,
     handlers={},
-    routers=(providers_router, reference_router),
+    routers=(providers_router, products_router, reference_router),
 )

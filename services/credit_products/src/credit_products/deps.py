@@ -16,7 +16,16 @@ SERVICE = "credit_products"
 UoW = Annotated[CreditProductsUnitOfWork, Depends(uow_for(SERVICE))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 AdminOrProvider = Annotated[Principal, Depends(require_roles("admin", "provider"))]
+ProviderPrincipal = Annotated[Principal, Depends(require_roles("provider"))]
 # On a POST: `Idempotency-Key` replays the first answer (see `tasdir.idempotency`).
 Idempotent = Depends(idempotency_for(SERVICE))
 
-__all__ = ["Admin", "AdminOrProvider", "CurrentPrincipal", "Idempotent", "SettingsDep", "UoW"]
+__all__ = [
+    "Admin",
+    "AdminOrProvider",
+    "CurrentPrincipal",
+    "Idempotent",
+    "ProviderPrincipal",
+    "SettingsDep",
+    "UoW",
+]

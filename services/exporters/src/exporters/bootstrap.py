@@ -7,6 +7,7 @@ from pathlib import Path
 from tasdir.service import ServiceDefinition
 
 from exporters.adapters import orm
+from exporters.config import check_exporters_settings
 from exporters.entrypoints.api import router
 from exporters.entrypoints.requests import router as requests_router
 from exporters.service_layer.handlers import HANDLERS
@@ -20,4 +21,5 @@ definition = ServiceDefinition(
     uow_class=ExportersUnitOfWork,
     handlers=HANDLERS,
     routers=(router, requests_router),
+    check_settings=check_exporters_settings,
 )

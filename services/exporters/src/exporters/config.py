@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import cache
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from tasdir.settings import SettingsError, describe_error
 
 from exporters.domain.exporter import DerivationRules
 
@@ -29,3 +30,11 @@ class ExportersSettings(BaseSettings):
 @cache
 def get_exporters_settings() -> ExportersSettings:
     return ExportersSettings()
+
+
+def check_exporters_settings() -> ExportersSettings:
+    """The settings, or a `SettingsError` naming the variable to fix (checked at start)."""
+    try:
+        return get_exporters_settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_error(exc, prefix="TASDIR_EXPORTERS_")) from None

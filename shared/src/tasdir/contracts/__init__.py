@@ -1,4 +1,4 @@
-"""Integration-event contracts: the envelope, the registry and the catalogue of DESIGN.md."""
+"""Integration-event contracts: the envelope, the registry and the catalogue (docs/events.md)."""
 
 from tasdir.contracts import events
 from tasdir.contracts.base import (

@@ -1,4 +1,4 @@
-"""The event catalogue of DESIGN.md. Every payload is a full snapshot of its aggregate.
+"""The event catalogue (docs/events.md). Every payload is a full snapshot of its aggregate.
 
 Fields are only ever added; a breaking change becomes a new `.vN` type beside the old one.
 Optional fields are answers an exporter or provider may not have given yet.
@@ -85,6 +85,8 @@ class FinancingRequestSnapshot(IntegrationEvent):
     exporter_id: UUID
     org: str
     status: RequestStatus
+    # The exporter's region when it submitted: the advisors of that region work the request.
+    region: str | None = None
     instrument: str
     amount: Decimal
     currency: str
@@ -174,6 +176,7 @@ class Eligibility(FrozenModel):
     destinations_exclude: tuple[str, ...] | None = None
     min_turnover_mad: Decimal | None = None
     max_turnover_mad: Decimal | None = None
+    min_export_turnover_mad: Decimal | None = None
     min_export_share_pct: float | None = None
     min_years_exporting: int | None = None
     max_employees: int | None = None

@@ -21,7 +21,13 @@ from tasdir.reference.geography import (
     is_region,
     region_codes,
 )
-from tasdir.reference.hs import is_valid_hs_code, valid_chapter_codes
+from tasdir.reference.hs import is_hs_chapter, is_valid_hs_code, valid_chapter_codes
+from tasdir.reference.instruments import (
+    instrument_families,
+    instruments,
+    is_instrument,
+    is_instrument_family,
+)
 from tasdir.reference.money import currency_codes, is_currency
 
 
@@ -97,6 +103,37 @@ class HsCodeType:
 
 HsCode = Annotated[str, HsCodeType()]
 
+HsChapterCode = Annotated[
+    str,
+    ReferenceCode(
+        "HS chapter (2 digits)",
+        is_hs_chapter,
+        valid_chapter_codes,
+        description="An HS 2022 chapter, 2 digits, e.g. `08`.",
+    ),
+]
+InstrumentCode = Annotated[
+    str,
+    ReferenceCode(
+        "instrument code",
+        is_instrument,
+        lambda: {i.code for i in instruments()},
+        description="An instrument of the taxonomy (see /v1/reference/instruments).",
+    ),
+]
+InstrumentRequestCode = Annotated[
+    str,
+    ReferenceCode(
+        "instrument, instrument family or `any`",
+        lambda code: (
+            isinstance(code, str)
+            and (is_instrument(code) or is_instrument_family(code) or code == "any")
+        ),
+        lambda: {i.code for i in instruments()} | {f.code for f in instrument_families()} | {"any"},
+        description="An instrument, an instrument family, or `any`.",
+    ),
+]
+
 RegionCode = Annotated[
     str,
     ReferenceCode(
@@ -139,7 +176,10 @@ __all__ = [
     "CountryCode",
     "CurrencyCode",
     "DestinationCode",
+    "HsChapterCode",
     "HsCode",
+    "InstrumentCode",
+    "InstrumentRequestCode",
     "ReferenceCode",
     "RegionCode",
 ]

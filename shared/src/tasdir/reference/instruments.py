@@ -116,7 +116,7 @@ def _taxonomy() -> _Taxonomy:
 
 
 def instrument_families() -> tuple[InstrumentFamily, ...]:
-    """Every family, in the order of DESIGN.md."""
+    """Every family, in the taxonomy's order."""
     return tuple(_taxonomy().families.values())
 
 
@@ -134,7 +134,7 @@ def is_instrument_family(code: object) -> bool:
 
 
 def instruments() -> tuple[Instrument, ...]:
-    """Every instrument, in the order of DESIGN.md."""
+    """Every instrument, in the taxonomy's order."""
     return tuple(_taxonomy().instruments.values())
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from tasdir.contracts import utcnow
-from tasdir.errors import NotFound
+from tasdir.errors import Conflict, NotFound
 
+from credit_products.domain.product import Product, ProductTerms
 from credit_products.domain.provider import Provider
 from credit_products.service_layer.uow import CreditProductsUnitOfWorkPort
 
@@ -68,3 +69,88 @@ async def revise_provider(command: ReviseProvider, uow: CreditProductsUnitOfWork
     uow.emit(provider, updated)
     await uow.commit(provider)
     return provider
+
+
+@dataclass(frozen=True)
+class CreateProduct:
+    provider_id: UUID
+    terms: ProductTerms
+
+
+@dataclass(frozen=True)
+class ReviseProduct:
+    product_id: UUID
+    provider_id: UUID
+    # Only the fields sent; each replaces the version's field whole (eligibility included).
+    changes: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PublishProduct:
+    product_id: UUID
+    provider_id: UUID
+
+
+@dataclass(frozen=True)
+class WithdrawProduct:
+    product_id: UUID
+    provider_id: UUID
+
+
+async def _active_provider(uow: CreditProductsUnitOfWorkPort, provider_id: UUID) -> Provider:
+    provider = await uow.providers.get(provider_id)
+    if provider is None:
+        raise Conflict(
+            "no provider with your provider_id is registered; an admin registers it first",
+            kind="unknown-provider",
+        )
+    if provider.status != "active":
+        raise Conflict("a suspended provider publishes nothing", kind="provider-suspended")
+    return provider
+
+
+async def _own_product(
+    uow: CreditProductsUnitOfWorkPort, product_id: UUID, provider_id: UUID
+) -> Product:
+    product = await uow.products.get_for_update(product_id)
+    if product is None or product.provider_id != provider_id:
+        # Another provider's product answers as if it did not exist.
+        raise NotFound("no such product")
+    return product
+
+
+async def create_product(command: CreateProduct, uow: CreditProductsUnitOfWorkPort) -> Product:
+    """A draft of version 1; drafts are the provider's own, so nothing is published yet."""
+    await _active_provider(uow, command.provider_id)
+    product = Product.create(provider_id=command.provider_id, terms=command.terms, now=utcnow())
+    uow.products.add(product)
+    await uow.commit(product)
+    return product
+
+
+async def revise_product(command: ReviseProduct, uow: CreditProductsUnitOfWorkPort) -> Product:
+    """Change the draft, or start the next version's draft; the published version stays."""
+    product = await _own_product(uow, command.product_id, command.provider_id)
+    if product.revise(command.changes, now=utcnow()):
+        uow.products.save(product)
+        await uow.commit(product)
+    return product
+
+
+async def publish_product(command: PublishProduct, uow: CreditProductsUnitOfWorkPort) -> Product:
+    product = await _own_product(uow, command.product_id, command.provider_id)
+    await _active_provider(uow, command.provider_id)
+    published = product.publish(now=utcnow())
+    uow.products.save(product)
+    uow.emit(product, published)
+    await uow.commit(product)
+    return product
+
+
+async def withdraw_product(command: WithdrawProduct, uow: CreditProductsUnitOfWorkPort) -> Product:
+    product = await _own_product(uow, command.product_id, command.provider_id)
+    withdrawn = product.withdraw(now=utcnow())
+    uow.products.save(product)
+    uow.emit(product, withdrawn)
+    await uow.commit(product)
+    return product

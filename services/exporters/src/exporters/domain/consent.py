@@ -2,7 +2,8 @@
 
 There is one consent per exporter and provider. Granting makes it `granted` (again, after a
 revocation, or with a new expiry); revoking makes it `revoked`. Past its `expires_at` a granted
-consent reads as `expired`; the matching service's scheduler records that for the providers.
+consent reads as `expired` (a scheduler that records expiries as events is planned in matching).
+Granting again without `expires_at` makes the consent open-ended.
 """
 
 from __future__ import annotations

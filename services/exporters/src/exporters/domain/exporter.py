@@ -103,18 +103,22 @@ class Profile:
             is_region(self.region), "region", f"{self.region[:64]!r} is not a known region code"
         )
         year = today.year
-        if self.founded_year is not None:
-            broken.check(
-                EARLIEST_YEAR <= self.founded_year <= year,
-                "founded_year",
-                f"must be between {EARLIEST_YEAR} and {year} (not in the future)",
-            )
+        founded_ok = self.founded_year is None or broken.check(
+            EARLIEST_YEAR <= self.founded_year <= year,
+            "founded_year",
+            f"must be between {EARLIEST_YEAR} and {year} (not in the future)",
+        )
         since_ok = self.exporting_since is None or broken.check(
             EARLIEST_YEAR <= self.exporting_since <= year,
             "exporting_since",
             f"must be between {EARLIEST_YEAR} and {year} (not in the future)",
         )
-        if since_ok and self.exporting_since is not None and self.founded_year is not None:
+        if (
+            since_ok
+            and founded_ok
+            and self.exporting_since is not None
+            and self.founded_year is not None
+        ):
             broken.check(
                 self.exporting_since >= self.founded_year,
                 "exporting_since",
@@ -143,7 +147,19 @@ class Profile:
             )
         _check_exports(broken, self.exports)
         broken.raise_if_any()
-        return replace(self, legal_name=legal_name, legal_form=legal_form)
+        cents = Decimal("0.01")
+        return replace(
+            self,
+            legal_name=legal_name,
+            legal_form=legal_form,
+            annual_turnover_mad=_quantized(self.annual_turnover_mad, cents),
+            export_turnover_mad=_quantized(self.export_turnover_mad, cents),
+            collateral_available_mad=_quantized(self.collateral_available_mad, cents),
+        )
+
+
+def _quantized(value: Decimal | None, quantum: Decimal) -> Decimal | None:
+    return None if value is None else value.quantize(quantum)
 
 
 def _text(broken: Violations, name: str, value: str, max_length: int) -> str:

@@ -157,7 +157,8 @@ class Terms:
                 is_country(buyer.country), "buyer.country", "not an ISO 3166-1 alpha-2 country"
             )
         broken.raise_if_any()
-        return replace(self, buyer=buyer)
+        amount = self.amount.quantize(Decimal(1).scaleb(-minor_units(self.currency)))
+        return replace(self, buyer=buyer, amount=amount)
 
 
 TERMS_FIELDS = tuple(f.name for f in fields(Terms))
@@ -281,6 +282,7 @@ class FinancingRequest:
             "id": self.id,
             "exporter_id": self.exporter_id,
             "org": self.org,
+            "region": self.region,
             "status": self.status,
             **{name: getattr(self, name) for name in TERMS_FIELDS if name != "buyer"},
             "buyer": (

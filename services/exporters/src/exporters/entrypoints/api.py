@@ -16,7 +16,7 @@ from tasdir.auth import Principal
 from tasdir.errors import NotFound
 from tasdir.openapi import Responses, link
 from tasdir.pagination import Page, PageParamsDep
-from tasdir.reference.codes import RegionCode
+from tasdir.reference.codes import HsChapterCode, RegionCode
 from tasdir.routing import service_router
 
 from exporters.deps import (
@@ -41,8 +41,8 @@ from exporters.service_layer import services
 router = service_router(prefix="/v1/exporters", tags=["exporters"])
 
 HsChapter = Annotated[
-    str | None,
-    Query(pattern="^[0-9]{2}$", description="Exporters with a product in this HS chapter."),
+    HsChapterCode | None,
+    Query(description="Exporters with a product in this HS chapter."),
 ]
 NOT_YOURS: Responses = {404: {"description": "No such exporter, or not yours to see."}}
 

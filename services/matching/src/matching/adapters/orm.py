@@ -47,6 +47,22 @@ class ProviderProjection(MatchingModel, table=True):
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
+class ProductProjection(MatchingModel, table=True):
+    """The catalogue, as the credit_products service published it: the version in force of
+    each product (a withdrawal included), by `aggregate_version`, never going back."""
+
+    __tablename__ = "product_projection"
+
+    id: UUID = Field(primary_key=True)
+    provider_id: UUID = Field(index=True)
+    status: str = Field(max_length=20)
+    product_version: int
+    instrument: str = Field(max_length=64)
+    snapshot: str = Field(sa_type=Text)
+    aggregate_version: int
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
 class MatchSet(MatchingModel, table=True):
     """The ranked matches of one financing request: the advisors' review queue reads these.
 

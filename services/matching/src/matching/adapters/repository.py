@@ -6,7 +6,12 @@ from sqlmodel import col, select
 from tasdir.db import Repository, VersionedProjection
 from tasdir.pagination import Page, PageParams, paginate
 
-from matching.adapters.orm import ExporterProjection, MatchSet, ProviderProjection
+from matching.adapters.orm import (
+    ExporterProjection,
+    MatchSet,
+    ProductProjection,
+    ProviderProjection,
+)
 
 
 class ExporterProjectionRepository(VersionedProjection[ExporterProjection]):
@@ -15,6 +20,10 @@ class ExporterProjectionRepository(VersionedProjection[ExporterProjection]):
 
 class ProviderProjectionRepository(VersionedProjection[ProviderProjection]):
     model = ProviderProjection
+
+
+class ProductProjectionRepository(VersionedProjection[ProductProjection]):
+    model = ProductProjection
 
 
 class MatchSetRepository(Repository[MatchSet]):

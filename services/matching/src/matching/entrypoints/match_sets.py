@@ -1,6 +1,6 @@
 """`/v1/match-sets`: the advisors' review queue and each request's match set.
 
-Who sees what (DESIGN.md, "Who uses it"): an advisor the match sets of its own regions, an
+Who sees what (docs/security.md): an advisor the match sets of its own regions, an
 exporter those of its own organisation, an admin all. Anything else answers 404.
 """
 

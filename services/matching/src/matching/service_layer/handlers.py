@@ -20,10 +20,18 @@ async def project_provider(
     await uow.providers.apply_event(envelope, event)
 
 
+async def project_product(
+    envelope: Envelope, event: events.ProductSnapshot, uow: MatchingUnitOfWork
+) -> None:
+    await uow.products.apply_event(envelope, event)
+
+
 HANDLERS: dict[str, EventHandler[MatchingUnitOfWork]] = {
     events.ExporterRegistered.event_type: project_exporter,
     events.ExporterUpdated.event_type: project_exporter,
     events.ExporterDeactivated.event_type: project_exporter,
     events.ProviderRegistered.event_type: project_provider,
     events.ProviderUpdated.event_type: project_provider,
+    events.ProductPublished.event_type: project_product,
+    events.ProductWithdrawn.event_type: project_product,
 }
