@@ -385,7 +385,7 @@ class Product:
         if self.status == "withdrawn":
             raise Conflict("a withdrawn product does not change", kind="product-withdrawn")
         unknown = Violations(kind="invalid-product")
-        for name, value in changes.items():
+        for name in changes:
             if name not in TERMS_FIELDS:
                 unknown.add(name, "not a field of a product one may change", "extra_forbidden")
         unknown.raise_if_any()
