@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from credit_products.domain.product import Product
 from credit_products.domain.provider import Provider
 from exporters.domain.consent import Consent
 from exporters.domain.exporter import Exporter
@@ -51,34 +52,6 @@ class FakeUnitOfWorkBase:
         """Make what was added or saved durable."""
 
 
-class FakeProviders:
-    def __init__(self, *existing: Provider) -> None:
-        self.committed: dict[UUID, Provider] = {p.id: copy.deepcopy(p) for p in existing}
-        self.staged: dict[UUID, Provider] = {}
-
-    async def get(self, key: UUID) -> Provider | None:
-        found = self.committed.get(key)
-        return copy.deepcopy(found) if found else None
-
-    async def get_for_update(self, key: UUID) -> Provider | None:
-        return await self.get(key)
-
-    def add(self, aggregate: Provider) -> None:
-        self.staged[aggregate.id] = copy.deepcopy(aggregate)
-
-    def save(self, aggregate: Provider) -> None:
-        self.staged[aggregate.id] = copy.deepcopy(aggregate)
-
-
-@dataclass
-class FakeCreditProductsUnitOfWork(FakeUnitOfWorkBase):
-    providers: FakeProviders = field(default_factory=FakeProviders)
-
-    def _flush(self) -> None:
-        self.providers.committed.update(self.providers.staged)
-        self.providers.staged = {}
-
-
 class FakeStore(Generic[A]):
     """Committed copies of aggregates by id, and what the current unit of work staged."""
 
@@ -102,6 +75,36 @@ class FakeStore(Generic[A]):
     def flush(self) -> None:
         self.committed.update(self.staged)
         self.staged = {}
+
+
+class FakeProviders:
+    def __init__(self, *existing: Provider) -> None:
+        self.committed: dict[UUID, Provider] = {p.id: copy.deepcopy(p) for p in existing}
+        self.staged: dict[UUID, Provider] = {}
+
+    async def get(self, key: UUID) -> Provider | None:
+        found = self.committed.get(key)
+        return copy.deepcopy(found) if found else None
+
+    async def get_for_update(self, key: UUID) -> Provider | None:
+        return await self.get(key)
+
+    def add(self, aggregate: Provider) -> None:
+        self.staged[aggregate.id] = copy.deepcopy(aggregate)
+
+    def save(self, aggregate: Provider) -> None:
+        self.staged[aggregate.id] = copy.deepcopy(aggregate)
+
+
+@dataclass
+class FakeCreditProductsUnitOfWork(FakeUnitOfWorkBase):
+    providers: FakeProviders = field(default_factory=FakeProviders)
+    products: FakeStore[Product] = field(default_factory=lambda: FakeStore[Product]())
+
+    def _flush(self) -> None:
+        self.providers.committed.update(self.providers.staged)
+        self.providers.staged = {}
+        self.products.flush()
 
 
 class FakeExporters(FakeStore[Exporter]):

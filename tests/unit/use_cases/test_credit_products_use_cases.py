@@ -5,10 +5,11 @@ from __future__ import annotations
 from uuid import uuid4
 
 import pytest
+from credit_products.domain.product import Localized, ProductTerms
 from credit_products.domain.provider import Provider
 from credit_products.service_layer import services
 from tasdir.contracts import events, utcnow
-from tasdir.errors import Invalid, NotFound
+from tasdir.errors import Conflict, Invalid, NotFound
 from unit.use_cases.fakes import FakeCreditProductsUnitOfWork, FakeProviders
 
 
@@ -129,3 +130,50 @@ async def test_an_unknown_field_is_refused() -> None:
     with pytest.raises(Invalid):
         await services.revise_provider(services.ReviseProvider(provider.id, {"status": "x"}), uow)
     assert uow.commits == 0
+
+
+def product_terms() -> ProductTerms:
+    return ProductTerms(
+        name=Localized(fr="Préfinancement", en="Pre-export loan"),
+        description=Localized(fr="Crédit.", en="Loan."),
+        instrument="pre_export_finance",
+        currencies=("MAD",),
+        amount_currency="MAD",
+    )
+
+
+async def test_a_product_needs_a_registered_provider_and_starts_as_a_private_draft() -> None:
+    uow = FakeCreditProductsUnitOfWork()
+    stranger = services.CreateProduct(provider_id=uuid4(), terms=product_terms())
+    with pytest.raises(Conflict) as unknown:
+        await services.create_product(stranger, uow)
+    assert unknown.value.kind == "unknown-provider"
+    provider = registered()
+    uow = FakeCreditProductsUnitOfWork(providers=FakeProviders(provider))
+    product = await services.create_product(
+        services.CreateProduct(provider_id=provider.id, terms=product_terms()), uow
+    )
+    assert product.status == "draft" and uow.commits == 1
+    assert uow.emitted == []  # drafts are nobody else's business
+
+
+async def test_publishing_and_withdrawing_emit_and_only_the_owner_may() -> None:
+    provider = registered()
+    uow = FakeCreditProductsUnitOfWork(providers=FakeProviders(provider))
+    product = await services.create_product(
+        services.CreateProduct(provider_id=provider.id, terms=product_terms()), uow
+    )
+    with pytest.raises(NotFound):
+        await services.publish_product(services.PublishProduct(product.id, uuid4()), uow)
+    await services.publish_product(services.PublishProduct(product.id, provider.id), uow)
+    await services.revise_product(
+        services.ReviseProduct(product.id, provider.id, {"decision_days": 3}), uow
+    )
+    await services.publish_product(services.PublishProduct(product.id, provider.id), uow)
+    await services.withdraw_product(services.WithdrawProduct(product.id, provider.id), uow)
+    assert [
+        (type(e.event).__name__, e.aggregate_version, e.event.product_version)  # type: ignore[attr-defined]
+        for e in uow.emitted
+    ] == [("ProductPublished", 1, 1), ("ProductPublished", 2, 2), ("ProductWithdrawn", 3, 2)]
+    stored = uow.products.committed[product.id]
+    assert [v.status for v in stored.versions] == ["superseded", "withdrawn"]
