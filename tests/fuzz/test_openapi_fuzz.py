@@ -48,9 +48,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import pytest
 import schemathesis
+from credit_products.domain.provider import Provider
 from fastapi import FastAPI
 from prometheus_client import Gauge
 from schemathesis.engine import events, from_schema
@@ -59,6 +61,7 @@ from schemathesis.engine.statistic import Statistic
 from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.python import asgi
 from support.tokens import make_token
+from tasdir.contracts import utcnow
 from tasdir.metrics import OUTBOX_LAG, OUTBOX_PARKED, OUTBOX_PENDING
 from tasdir.settings import Settings
 from tasdir_cli.embedded import build_app
@@ -73,9 +76,34 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(max(120, 4 * EXAMPLES))]
 # The limiter stays on (429 is documented), far above what one run sends.
 SETTINGS = Settings(environment="development", rate_limit_per_minute=10_000_000)
 
+# A provider registered before the run, so that a provider's writes (products) can succeed.
+FUZZ_PROVIDER_ID = UUID("6a1f0c2e-5b7d-4e3a-9c8f-1d2e3f4a5b6c")
+
+
+async def seed_provider(system: Any) -> None:
+    runtime = system["credit_products"]
+    async with runtime.uow() as uow:
+        if await uow.providers.get(FUZZ_PROVIDER_ID) is not None:
+            return
+        provider, registered = Provider.register(
+            name="Banque du fuzz",
+            kind="bank",
+            country="MA",
+            now=utcnow(),
+            provider_id=FUZZ_PROVIDER_ID,
+        )
+        uow.providers.add(provider)
+        uow.emit(provider, registered)
+        await uow.commit()
+
+
 # The order matters: the admin registers providers that the others then read.
 PRINCIPALS: dict[str, dict[str, str]] = {
     "admin": {"Authorization": f"Bearer {make_token(SETTINGS, 'admin', sub='fuzz-admin')}"},
+    "provider": {
+        "Authorization": "Bearer "
+        + make_token(SETTINGS, "provider", sub="fuzz-provider", provider_id=FUZZ_PROVIDER_ID)
+    },
     "exporter": {
         "Authorization": "Bearer "
         + make_token(SETTINGS, "exporter", sub="fuzz-exporter", org="fuzz-exporter-org")
@@ -93,6 +121,9 @@ ACCEPTED_REJECTIONS = frozenset(
         "invalid-financing-request",
         "invalid-consent",
         "unknown-provider",
+        # The products' rules that no JSON Schema can state (bounds against each other, a
+        # guarantee's cover fields, a currency's decimals).
+        "invalid-product",
     }
 )
 OUTBOX_GAUGES = (OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PARKED)
@@ -106,7 +137,7 @@ def _labelled(gauge: Gauge) -> set[tuple[str, ...]]:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     """The embedded app; schemathesis runs its lifespan on its own event loop thread."""
     gauges = [_labelled(gauge) for gauge in OUTBOX_GAUGES]
-    yield build_app(tmp_path_factory.mktemp("fuzz-data"), SETTINGS, seeders=[])
+    yield build_app(tmp_path_factory.mktemp("fuzz-data"), SETTINGS, seeders=[seed_provider])
     asgi.shutdown_lifespans()
     # The embedded relays set the outbox gauges in the process-wide registry.
     for gauge, found in zip(OUTBOX_GAUGES, gauges, strict=True):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 
@@ -110,4 +111,13 @@ class DecimalInput:
         return result
 
 
-__all__ = ["DecimalInput", "omittable"]
+def _iso_date_text(value: object) -> object:
+    if not isinstance(value, str | date):
+        raise ValueError("a date is a string, YYYY-MM-DD")
+    return value
+
+
+# A date as JSON writes it: "2027-01-15". Without this, a number would pass as a Unix time.
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+
+__all__ = ["DecimalInput", "IsoDate", "omittable"]

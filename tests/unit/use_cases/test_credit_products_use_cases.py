@@ -9,7 +9,7 @@ from credit_products.domain.product import Localized, ProductTerms
 from credit_products.domain.provider import Provider
 from credit_products.service_layer import services
 from tasdir.contracts import events, utcnow
-from tasdir.errors import Conflict, Invalid, NotFound
+from tasdir.errors import Conflict, Forbidden, Invalid, NotFound
 from unit.use_cases.fakes import FakeCreditProductsUnitOfWork, FakeProviders
 
 
@@ -106,7 +106,7 @@ async def test_a_provider_revises_its_own_contact_and_regions_but_not_its_kind_o
     assert (await services.revise_provider(own, uow)).regions == ("oriental",)
     for reserved in ({"kind": "insurer"}, {"country": "FR"}):
         command = services.ReviseProvider(provider.id, reserved, acting_provider_id=provider.id)
-        with pytest.raises(Invalid) as refused:
+        with pytest.raises(Forbidden) as refused:
             await services.revise_provider(command, uow)
         assert [e["field"] for e in refused.value.extra["errors"]] == list(reserved)
     assert uow.commits == 1

@@ -14,7 +14,7 @@ from typing import Literal, get_args
 from uuid import UUID, uuid4
 
 from tasdir.contracts import events
-from tasdir.errors import Invalid
+from tasdir.errors import Forbidden, Invalid
 from tasdir.reference import is_country, is_region
 from tasdir.text import clean_text
 
@@ -143,8 +143,14 @@ class Provider:
         if not by_admin:
             reserved = sorted(set(changes) & ADMIN_ONLY)
             if reserved:
-                raise _invalid(
-                    reserved[0], f"{reserved[0]} is set by an admin", "read_only_for_provider"
+                # A permission of the role, not a bad value: 403, naming the field.
+                message = f"{reserved[0]} is set by an admin"
+                raise Forbidden(
+                    message,
+                    kind="field-reserved-to-admins",
+                    errors=[
+                        {"field": reserved[0], "in": "body", "message": message, "code": "reserved"}
+                    ],
                 )
         revised = replace(self)
         for name, value in changes.items():

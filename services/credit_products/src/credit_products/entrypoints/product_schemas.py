@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
-from tasdir.models import DecimalInput, omittable
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from tasdir.models import DecimalInput, IsoDate, omittable
 from tasdir.reference import quantize
 from tasdir.reference.codes import (
     CurrencyCode,
@@ -91,12 +91,12 @@ class EligibilityIn(BaseModel):
     min_years_exporting: Annotated[int, Field(ge=0, le=200)] | None = None
     max_employees: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     payment_terms_include: list[PaymentTerm] | None = None
-    requires_audited_accounts: bool = False
+    requires_audited_accounts: StrictBool = False
     min_collateral_pct: Annotated[float, Field(ge=0, le=1000)] | None = Field(
         default=None, description="Collateral as a percentage of the amount; may exceed 100."
     )
-    requires_guarantee: bool = False
-    requires_insurance: bool = False
+    requires_guarantee: StrictBool = False
+    requires_insurance: StrictBool = False
 
     def domain(self) -> Eligibility:
         return Eligibility(
@@ -158,8 +158,8 @@ class ProductCreate(BaseModel):
         default=[], max_length=100, description="A guarantee's: the banks it works with; none, any."
     )
     decision_days: Annotated[int, Field(ge=0, le=DECISION_MAX_DAYS)] | None = None
-    valid_from: date | None = None
-    valid_to: date | None = None
+    valid_from: IsoDate | None = None
+    valid_to: IsoDate | None = None
 
     def terms(self) -> ProductTerms:
         return ProductTerms(
@@ -204,8 +204,8 @@ class ProductUpdate(BaseModel):
     covers_instruments: Annotated[list[InstrumentCode], Field(max_length=20)] = omittable()
     partner_provider_ids: Annotated[list[UUID], Field(max_length=100)] = omittable()
     decision_days: Annotated[int, Field(ge=0, le=DECISION_MAX_DAYS)] | None = None
-    valid_from: date | None = None
-    valid_to: date | None = None
+    valid_from: IsoDate | None = None
+    valid_to: IsoDate | None = None
 
     def changes(self) -> dict[str, object]:
         sent: dict[str, object] = {}

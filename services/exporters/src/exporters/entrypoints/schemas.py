@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from tasdir.models import DecimalInput, omittable
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from tasdir.models import DecimalInput, IsoDate, omittable
 from tasdir.reference import quantize
 from tasdir.reference.codes import CountryCode, CurrencyCode, HsCode, RegionCode
 from tasdir.text import Text
@@ -85,7 +85,7 @@ class ExporterCreate(BaseModel):
     annual_turnover_mad: Mad | None = None
     export_turnover_mad: Mad | None = None
     exports: Exports = []
-    audited_accounts: bool | None = None
+    audited_accounts: StrictBool | None = None
     collateral_available_mad: Mad | None = None
 
     def fields(self) -> dict[str, object]:
@@ -111,7 +111,7 @@ class ExporterUpdate(BaseModel):
     annual_turnover_mad: Mad | None = None
     export_turnover_mad: Mad | None = None
     exports: Exports = omittable()
-    audited_accounts: bool | None = None
+    audited_accounts: StrictBool | None = None
     collateral_available_mad: Mad | None = None
 
     def changes(self) -> dict[str, object]:
@@ -223,7 +223,7 @@ class FinancingRequestCreate(BaseModel):
     hs_codes: HsCodes
     purpose: Purpose
     payment_terms: PaymentTerms
-    needed_by: date | None = None
+    needed_by: IsoDate | None = None
     buyer: BuyerIn | None = None
 
     def terms(self) -> dict[str, object]:
@@ -246,7 +246,7 @@ class FinancingRequestUpdate(BaseModel):
     hs_codes: HsCodes = omittable()
     purpose: Purpose = omittable()
     payment_terms: PaymentTerms = omittable()
-    needed_by: date | None = None
+    needed_by: IsoDate | None = None
     buyer: BuyerIn | None = None
 
     def changes(self) -> dict[str, object]:
