@@ -24,6 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from redis.asyncio import Redis
 
 from tasdir.auth import TokenVerifier
 from tasdir.errors import CrashMiddleware, install_problem_handlers, problem_response
@@ -47,7 +48,7 @@ def create_app(
     settings: Settings,
     *,
     lifespan: Lifespan | None = None,
-    redis: Any = None,
+    redis: Redis | None = None,
 ) -> FastAPI:
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, redirect_slashes=False)
     app.state.runtimes = {runtime.name: runtime for runtime in runtimes}
@@ -76,7 +77,7 @@ def create_app(
         response_model=None,
         responses={503: {"description": "A dependency is unreachable."}},
     )
-    async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
+    async def readyz(request: Request) -> dict[str, object] | JSONResponse:
         checks: dict[str, bool] = {}
         for runtime in request.app.state.runtimes.values():
             checks[f"{runtime.name}.database"] = await runtime.database_ready()
@@ -98,14 +99,12 @@ def create_app(
     return app
 
 
-def redis_client(settings: Settings) -> Any:
+def redis_client(settings: Settings) -> Redis:
     """A `redis.asyncio.Redis` for `settings.redis_url`; it connects on first use."""
-    from redis.asyncio import Redis
-
     return Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
 
 
-async def _redis_ready(redis: Any) -> bool:
+async def _redis_ready(redis: Redis) -> bool:
     try:
         return bool(await asyncio.wait_for(redis.ping(), timeout=2.0))
     except Exception:

@@ -317,7 +317,7 @@ def issue_token(
 ) -> str:
     """A token signed with the shared secret (development and tests)."""
     now = int(time.time())
-    claims: dict[str, Any] = {"sub": sub, "role": role, "iat": now, "exp": now + ttl_seconds}
+    claims: dict[str, object] = {"sub": sub, "role": role, "iat": now, "exp": now + ttl_seconds}
     if org:
         claims["org"] = org
     if provider_id:

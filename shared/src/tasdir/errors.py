@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -47,7 +46,7 @@ class Problem(Exception):
         status: int | None = None,
         kind: str | None = None,
         headers: dict[str, str] | None = None,
-        **extra: Any,
+        **extra: object,
     ) -> None:
         super().__init__(detail or "")
         self.status = status or self.status
@@ -123,10 +122,10 @@ def problem_response(
     detail: str | None = None,
     instance: str | None = None,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    **extra: object,
 ) -> JSONResponse:
     slug, title = _TITLES.get(status, ("error", "Error"))
-    body: dict[str, Any] = {
+    body: dict[str, object] = {
         "type": PROBLEM_BASE + (kind or slug),
         "title": title,
         "status": status,
@@ -141,7 +140,7 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _field_name(location: tuple[Any, ...]) -> str:
+def _field_name(location: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or ".".join(str(p) for p in location)
 

@@ -37,6 +37,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter
+from redis.asyncio import Redis
 from redis.exceptions import WatchError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -149,7 +150,7 @@ def _key_problem(message: str, kind: str, status: int = 422) -> Invalid | Confli
 class InFlightLock:
     """SET NX PX on `name`, released only by its holder."""
 
-    def __init__(self, redis: Any, name: str, ttl_ms: int) -> None:
+    def __init__(self, redis: Redis, name: str, ttl_ms: int) -> None:
         self.redis = redis
         self.name = name
         self.ttl_ms = ttl_ms

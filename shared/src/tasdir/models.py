@@ -10,8 +10,10 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
+from tasdir.json_types import JsonObject
 
-def _no_default(schema: dict[str, Any]) -> None:
+
+def _no_default(schema: JsonObject) -> None:
     schema.pop("default", None)
 
 
@@ -97,15 +99,15 @@ class DecimalInput:
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> dict[str, Any]:
-        number: dict[str, Any] = {
+    ) -> JsonObject:
+        number: JsonObject = {
             "type": "number",
             "minimum": 0,
             "exclusiveMaximum": float(self.below),
             "multipleOf": float(Decimal(1).scaleb(-self.places)),
         }
-        string: dict[str, Any] = {"type": "string", "pattern": self.pattern}
-        result: dict[str, Any] = {"anyOf": [number, string]}
+        string: JsonObject = {"type": "string", "pattern": self.pattern}
+        result: JsonObject = {"anyOf": [number, string]}
         if self.description:
             result["description"] = self.description
         return result

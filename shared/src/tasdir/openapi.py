@@ -56,7 +56,9 @@ _DESCRIPTIONS = {
     "503": "A dependency is unreachable (the identity provider, the database).",
 }
 # What a route passes as `responses=`.
-Responses = dict[int | str, dict[str, Any]]
+# A fragment of the OpenAPI document (FastAPI types them as plain dicts).
+Fragment = dict[str, Any]
+Responses = dict[int | str, Fragment]
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -111,27 +113,27 @@ def _has_nested_params(route: APIRoute) -> bool:
     return False
 
 
-def _declared(route: APIRoute, status: str) -> dict[str, Any]:
+def _declared(route: APIRoute, status: str) -> Fragment:
     """What the route's own `responses` says of `status` (keyed by int or by str)."""
     own = route.responses or {}
-    found: dict[str, Any] = own.get(int(status)) or own.get(status) or {}
+    found: Fragment = own.get(int(status)) or own.get(status) or {}
     return found
 
 
-def link(route: str, description: str, **parameters: str) -> dict[str, Any]:
+def link(route: str, description: str, **parameters: str) -> Fragment:
     """An OpenAPI link to the route whose endpoint is named `route`, for a route's `responses`:
 
     responses={201: {"links": {"GetProvider": link("get_provider", "Read it back.",
                                                    provider_id="$response.body#/id")}}}
     """
-    found: dict[str, Any] = {_LINK_TARGET: route, "description": description}
+    found: Fragment = {_LINK_TARGET: route, "description": description}
     if parameters:
         found["parameters"] = dict(parameters)
     return found
 
 
-def _problem_response(status: str, description: str | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {
+def _problem_response(status: str, description: str | None = None) -> Fragment:
+    response: Fragment = {
         "description": description or _DESCRIPTIONS.get(status, "An error."),
         "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
     }
@@ -142,7 +144,7 @@ def _problem_response(status: str, description: str | None = None) -> dict[str, 
     return response
 
 
-def _resolve_links(schema: dict[str, Any], operation_ids: dict[str, list[str]]) -> None:
+def _resolve_links(schema: Fragment, operation_ids: dict[str, list[str]]) -> None:
     for path in schema["paths"].values():
         for operation in path.values():
             for response in operation.get("responses", {}).values():
@@ -159,7 +161,7 @@ def _resolve_links(schema: dict[str, Any], operation_ids: dict[str, list[str]]) 
                     found["operationId"] = ids[0]
 
 
-def _next_page_link(operation: dict[str, Any]) -> None:
+def _next_page_link(operation: Fragment) -> None:
     """A list that takes a `cursor` links its 200 to its own next page."""
     takes_cursor = any(
         parameter.get("in") == "query" and parameter.get("name") == "cursor"
@@ -175,11 +177,11 @@ def _next_page_link(operation: dict[str, Any]) -> None:
     }
 
 
-def document_problems(app: FastAPI) -> Callable[[], dict[str, Any]]:
+def document_problems(app: FastAPI) -> Callable[[], Fragment]:
     """`app.openapi`, with the problem responses of every route, the `Problem` schema, the
     bearer security scheme and the links between operations."""
 
-    def openapi() -> dict[str, Any]:
+    def openapi() -> Fragment:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = get_openapi(

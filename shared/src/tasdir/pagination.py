@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
@@ -25,6 +25,7 @@ from sqlalchemy import String, and_, or_
 from sqlalchemy import column as sql_column
 from sqlalchemy.sql import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from tasdir.errors import Invalid
 
@@ -33,6 +34,8 @@ MAX_LIMIT = 100
 _CURSOR_VERSION = 1
 
 T = TypeVar("T")
+# A sort column: a mapped attribute or an SQL expression (SQLAlchemy types these loosely).
+Column = Any
 
 
 class Page(BaseModel, Generic[T]):
@@ -76,7 +79,7 @@ def _invalid_cursor(reason: str) -> Invalid:
     )
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, UUID | Decimal):
@@ -84,12 +87,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
+def encode_cursor(values: Sequence[object]) -> str:
     payload = json.dumps({"v": _CURSOR_VERSION, "k": [_plain(v) for v in values]})
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, columns: Sequence[Any]) -> list[Any]:
+def decode_cursor(cursor: str, columns: Sequence[Column]) -> list[object]:
     """The sort key in `cursor`, typed like `columns`; a 422 for anything malformed."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -107,17 +110,19 @@ def decode_cursor(cursor: str, columns: Sequence[Any]) -> list[Any]:
         raise _invalid_cursor("not a cursor of this list") from None
 
 
-def _typed(value: Any, column: Any) -> Any:
+def _typed(value: object, column: Column) -> object:
     if value is None:
         raise ValueError("a sort key is never null")
     try:
         python_type = column.type.python_type
     except (AttributeError, NotImplementedError):
         return value
+    if python_type in (datetime, date) and not isinstance(value, str):
+        raise TypeError("expected an ISO date or time")
     if python_type is datetime:
-        return datetime.fromisoformat(value)
+        return datetime.fromisoformat(str(value))
     if python_type is date:
-        return date.fromisoformat(value)
+        return date.fromisoformat(str(value))
     if python_type in (UUID, Decimal):
         return python_type(value)
     if python_type is int and (isinstance(value, bool) or not isinstance(value, int)):
@@ -127,7 +132,9 @@ def _typed(value: Any, column: Any) -> Any:
     return value
 
 
-def _after(columns: Sequence[Any], values: Sequence[Any], descending: bool) -> ColumnElement[bool]:
+def _after(
+    columns: Sequence[Column], values: Sequence[object], descending: bool
+) -> ColumnElement[bool]:
     """`(c1, c2, …) > (v1, v2, …)`, spelled out so that every database reads it the same."""
     clauses = []
     for index, column in enumerate(columns):
@@ -139,12 +146,12 @@ def _after(columns: Sequence[Any], values: Sequence[Any], descending: bool) -> C
 
 async def paginate(
     session: AsyncSession,
-    query: Any,
+    query: SelectOfScalar[T],
     params: PageParams,
     *,
-    order_by: Sequence[Any],
+    order_by: Sequence[Column],
     descending: bool = False,
-) -> Page[Any]:
+) -> Page[T]:
     """One keyset page of `query` (a `select(Model)`), ordered by `order_by`."""
     if not order_by:
         raise ValueError("a page needs an order; end it with a unique column")
@@ -161,12 +168,14 @@ async def paginate(
     return Page(items=items, next_cursor=next_cursor)
 
 
-def paginate_sequence(items: Sequence[T], params: PageParams, *, key: Any) -> Page[T]:
+def paginate_sequence(
+    items: Sequence[T], params: PageParams, *, key: Callable[[T], str]
+) -> Page[T]:
     """One page of an in-memory list (reference data), ordered by the unique string `key`."""
     ordered = sorted(items, key=key)
     if params.cursor is not None:
         (after,) = decode_cursor(params.cursor, [_STRING_KEY])
-        ordered = [item for item in ordered if key(item) > after]
+        ordered = [item for item in ordered if key(item) > str(after)]
     page = ordered[: params.limit]
     more = len(ordered) > params.limit
     return Page(items=page, next_cursor=encode_cursor([key(page[-1])]) if more else None)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import CoreSchema, core_schema
+
+from tasdir.json_types import JsonObject
 
 _CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _LINE_BREAKS = "\t\n\r"
@@ -94,8 +95,8 @@ class Text:
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = {
+    ) -> JsonObject:
+        result: JsonObject = {
             "type": "string",
             "minLength": 1,
             "maxLength": self.max_length,

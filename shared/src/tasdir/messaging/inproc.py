@@ -15,12 +15,12 @@ import logging
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 from tasdir.messaging.topology import TOPOLOGY, ServiceQueue, topic_matches
 from tasdir.messaging.transport import (
     Delivery,
     DeliveryHandler,
+    Headers,
     OutgoingMessage,
     TransportUnavailable,
     Unroutable,
@@ -42,7 +42,7 @@ class Chaos:
 class _Message:
     body: bytes
     routing_key: str
-    headers: dict[str, Any]
+    headers: Headers
     delivery_count: int = 0
 
 
@@ -76,7 +76,7 @@ class InProcessDelivery:
         return self._message.routing_key
 
     @property
-    def headers(self) -> dict[str, Any]:
+    def headers(self) -> Headers:
         return {**self._message.headers, "x-delivery-count": self._message.delivery_count}
 
     @property

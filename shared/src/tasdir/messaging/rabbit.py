@@ -24,6 +24,7 @@ from tasdir.messaging.topology import (
 from tasdir.messaging.transport import (
     Delivery,
     DeliveryHandler,
+    Headers,
     OutgoingMessage,
     PublishRejected,
     TransportUnavailable,
@@ -46,7 +47,7 @@ class RabbitDelivery:
         return self._message.routing_key or ""
 
     @property
-    def headers(self) -> dict[str, Any]:
+    def headers(self) -> Headers:
         return dict(self._message.headers or {})
 
     @property

@@ -13,6 +13,8 @@ from typing import Any
 EVENTS_EXCHANGE = "tasdir.events"
 DEAD_LETTER_EXCHANGE = "tasdir.dead-letter"
 DEFAULT_DELIVERY_LIMIT = 5
+# A queue's `x-` arguments, as the AMQP client takes them.
+QueueArguments = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,8 @@ class ServiceQueue:
     def dlq_name(self) -> str:
         return f"{self.service}.events.dlq"
 
-    def arguments(self) -> dict[str, Any]:
-        arguments: dict[str, Any] = {
+    def arguments(self) -> QueueArguments:
+        arguments: QueueArguments = {
             "x-queue-type": "quorum",
             "x-delivery-limit": self.delivery_limit,
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
@@ -48,7 +50,7 @@ class ServiceQueue:
         return arguments
 
     @staticmethod
-    def dlq_arguments() -> dict[str, Any]:
+    def dlq_arguments() -> QueueArguments:
         return {"x-queue-type": "quorum"}
 
 

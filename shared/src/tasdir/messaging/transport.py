@@ -9,6 +9,10 @@ from typing import Any, Protocol
 from tasdir.contracts import Envelope
 from tasdir.db.tables import OutboxFields
 
+# AMQP header values: strings, numbers, booleans, lists and tables of them.
+Header = Any
+Headers = dict[str, Header]
+
 
 class TransportError(Exception):
     """Base of the publish errors."""
@@ -32,11 +36,11 @@ class OutgoingMessage:
     body: bytes
     message_id: str
     correlation_id: str
-    headers: dict[str, Any] = field(default_factory=dict)
+    headers: Headers = field(default_factory=dict)
 
     @classmethod
     def build(
-        cls, routing_key: str, body: str, event_id: str, correlation_id: str, **headers: Any
+        cls, routing_key: str, body: str, event_id: str, correlation_id: str, **headers: Header
     ) -> OutgoingMessage:
         """The message of one event; the correlation id also travels as a header."""
         return cls(
@@ -57,7 +61,7 @@ class OutgoingMessage:
         )
 
     @classmethod
-    def from_outbox(cls, row: OutboxFields, **headers: Any) -> OutgoingMessage:
+    def from_outbox(cls, row: OutboxFields, **headers: Header) -> OutgoingMessage:
         """The message of a stored outbox row (the relay, `republish`)."""
         return cls.build(row.event_type, row.body, row.event_id, row.correlation_id, **headers)
 
@@ -72,7 +76,7 @@ class Delivery(Protocol):
     def routing_key(self) -> str: ...
 
     @property
-    def headers(self) -> dict[str, Any]: ...
+    def headers(self) -> Headers: ...
 
     @property
     def delivery_count(self) -> int:

@@ -8,11 +8,12 @@ are read from the reference files when first needed, never at import time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
+from tasdir.json_types import JsonObject, JsonValue
 from tasdir.reference.geography import (
     country_codes,
     destination_codes,
@@ -61,10 +62,10 @@ class ReferenceCode:
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = {"type": "string"}
+    ) -> JsonObject:
+        result: JsonObject = {"type": "string"}
         if self.codes is not None:
-            result["enum"] = sorted(self.codes())
+            result["enum"] = list[JsonValue](sorted(self.codes()))
         if self.description:
             result["description"] = self.description
         return result
@@ -90,7 +91,7 @@ class HsCodeType:
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         chapters = "|".join(sorted(valid_chapter_codes()))
         return {
             "type": "string",

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Header, Response
 from pydantic import BaseModel
 from tasdir import reference
 from tasdir.auth import current_principal
-from tasdir.pagination import PageParamsDep, paginate_sequence
-from tasdir.reference import REGION_NAME_LANGS, SourceMeta, pick_language
+from tasdir.pagination import PageParams, PageParamsDep, paginate_sequence
+from tasdir.reference import REGION_NAME_LANGS, Lang, SourceMeta, pick_language
 from tasdir.routing import SettingsDep, service_router
 
 router = service_router(
@@ -25,6 +25,11 @@ router = service_router(
     dependencies=[Depends(current_principal)],
 )
 AcceptLanguage = Annotated[str | None, Header(alias="Accept-Language")]
+R = TypeVar("R")
+
+
+class Named(Protocol):
+    def name(self, lang: str = ...) -> str: ...
 
 
 class Source(BaseModel):
@@ -48,7 +53,7 @@ class Source(BaseModel):
 
 
 class ReferenceList(BaseModel):
-    items: list[dict[str, Any]]
+    items: list[dict[str, object]]
     next_cursor: str | None
     language: str
     source: Source
@@ -57,12 +62,12 @@ class ReferenceList(BaseModel):
 def _listing(
     response: Response,
     dataset: str,
-    rows: Sequence[Any],
-    render: Callable[[Any, str], dict[str, Any]],
-    params: Any,
+    rows: Sequence[R],
+    render: Callable[[R, str], dict[str, object]],
+    params: PageParams,
     accept_language: str | None,
     languages: Sequence[str] = reference.NAME_LANGS,
-    key: Callable[[Any], str] = lambda row: row.code,
+    key: Callable[[R], str] = lambda row: row.code,  # type: ignore[attr-defined]
 ) -> ReferenceList:
     lang = pick_language(accept_language, languages)  # type: ignore[arg-type]
     page = paginate_sequence(rows, params, key=key)
@@ -76,7 +81,7 @@ def _listing(
     )
 
 
-def _names(row: Any, languages: Sequence[str]) -> dict[str, str]:
+def _names(row: Named, languages: Sequence[Lang]) -> dict[str, object]:
     return {lang: row.name(lang) for lang in languages}
 
 
@@ -232,7 +237,7 @@ async def instruments(
 
 
 class FxList(BaseModel):
-    items: list[dict[str, Any]]
+    items: list[dict[str, object]]
     next_cursor: str | None
     base: str
     as_of: date
