@@ -347,3 +347,20 @@ async def test_a_role_that_may_never_use_the_route_gets_403_before_its_body_is_r
         headers={**bearer(SETTINGS, "exporter"), "Content-Type": "text/plain"},
     )
     problem(not_json, 403, "forbidden")
+
+
+async def test_a_provider_sending_both_reserved_fields_hears_of_both(
+    client: httpx.AsyncClient,
+) -> None:
+    created = await client.post(
+        "/v1/providers",
+        json={"name": "Banque", "kind": "bank", "country": "MA"},
+        headers=bearer(SETTINGS, "admin"),
+    )
+    provider_id = created.json()["id"]
+    own = bearer(SETTINGS, "provider", provider_id=provider_id)
+    response = await client.patch(
+        f"/v1/providers/{provider_id}", json={"kind": "eca", "country": "FR"}, headers=own
+    )
+    refused = problem(response, 403, "field-reserved-to-admins")
+    assert [e["field"] for e in refused["errors"]] == ["country", "kind"]

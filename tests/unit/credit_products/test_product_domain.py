@@ -215,3 +215,12 @@ def test_the_catalogue_filters_read_the_rules() -> None:
     assert loan.covers_amount(Decimal(500000)) and not loan.covers_amount(Decimal(499999))
     anywhere = terms(eligibility=Eligibility(), amount_min=None, amount_max=None)
     assert anywhere.covers_destination("FR") and anywhere.covers_amount(Decimal(1))
+
+
+@pytest.mark.parametrize(
+    "rule", ["regions", "hs_chapters_include", "destinations_include", "payment_terms_include"]
+)
+def test_an_empty_list_is_refused_rather_than_admitting_no_one(rule: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        Product.create(provider_id=PROVIDER, terms=terms(eligibility=rules(**{rule: ()})), now=NOW)
+    assert {e["field"] for e in refused.value.extra["errors"]} == {f"eligibility.{rule}"}

@@ -340,3 +340,15 @@ async def test_a_retried_creation_with_its_key_makes_one_product(service: Servic
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert len((await service.client.get("/v1/products", headers=bank)).json()["items"]) == 1
+
+
+async def test_a_product_without_bounds_holds_any_amount_in_any_currency(service: Service) -> None:
+    bank = await service.provider()
+    open_ended = await service.published(bank, amount_min=None, amount_max=None)
+    exporter = bearer(SETTINGS, "exporter")
+    # BRL has no rate in the reference table: a bounded product cannot be compared, this one
+    # has nothing to compare.
+    listed = await service.client.get(
+        "/v1/products", params={"amount": "1000", "amount_currency": "BRL"}, headers=exporter
+    )
+    assert [p["id"] for p in listed.json()["items"]] == [open_ended["id"]]

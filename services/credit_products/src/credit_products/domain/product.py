@@ -263,6 +263,13 @@ def _percent(broken: Violations, name: str, value: Decimal | None) -> None:
 
 def _check_eligibility(broken: Violations, rules: Eligibility) -> None:
     where = "eligibility"
+    for name in ("regions", "hs_chapters_include", "destinations_include", "payment_terms_include"):
+        # An empty list would shut everyone out; a rule left out (null) is no rule.
+        broken.check(
+            getattr(rules, name) != (),
+            f"{where}.{name}",
+            "an empty list admits no one: leave the rule out (null) to admit all",
+        )
     if rules.regions is not None:
         _codes(broken, f"{where}.regions", rules.regions, is_region, "a region code")
     for name in ("hs_chapters_include", "hs_chapters_exclude"):

@@ -143,13 +143,18 @@ class Provider:
         if not by_admin:
             reserved = sorted(set(changes) & ADMIN_ONLY)
             if reserved:
-                # A permission of the role, not a bad value: 403, naming the field.
-                message = f"{reserved[0]} is set by an admin"
+                # A permission of the role, not a bad value: 403, naming each field.
                 raise Forbidden(
-                    message,
+                    f"{', '.join(reserved)}: set by an admin",
                     kind="field-reserved-to-admins",
                     errors=[
-                        {"field": reserved[0], "in": "body", "message": message, "code": "reserved"}
+                        {
+                            "field": name,
+                            "in": "body",
+                            "message": f"{name} is set by an admin",
+                            "code": "reserved",
+                        }
+                        for name in reserved
                     ],
                 )
         revised = replace(self)

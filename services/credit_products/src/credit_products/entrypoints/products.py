@@ -137,7 +137,7 @@ async def list_products(
             return False
         if hs_chapter is not None and not terms.covers_hs_chapter(hs_chapter):
             return False
-        if amount is not None:
+        if amount is not None and (terms.amount_min is not None or terms.amount_max is not None):
             try:
                 wanted = convert(amount, amount_currency, terms.amount_currency, table=table)
             except FxRateUnavailable:
