@@ -1,6 +1,7 @@
 """`tasdir stack` (`make stack`): nine processes on real RabbitMQ, Redis and PostgreSQL. One
 registration goes from the exporters API, through its relay and the broker, into matching's
-projection, and its correlation id shows in both services' logs. Ctrl-C stops every process and
+projection, and its correlation id shows in both services' logs. A product published after a
+request re-matches it by itself, within seconds. Ctrl-C stops every process and
 exits 0."""
 
 from __future__ import annotations
@@ -69,6 +70,85 @@ async def projected_org(dsn: str, exporter_id: str) -> str | None:
         await connection.close()
 
 
+def _bearer(role: str, **claims: str) -> dict[str, str]:
+    token = dev_token(Settings(environment="development"), dev_identity(role, **claims))  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def published_after_the_request_re_matches(
+    ports: dict[str, int], exporter_token: str, stack: Started
+) -> float:
+    """The exporter submits a request, and matching proposes a set with no match; then a bank
+    publishes a product that fits. Answers how long the set took to list it."""
+    exporter = {"Authorization": f"Bearer {exporter_token}"}
+    base = "http://127.0.0.1"
+    async with httpx.AsyncClient(timeout=10) as client:
+        submitted = await client.post(
+            f"{base}:{ports['exporters']}/v1/financing-requests",
+            json={
+                "instrument": "pre_shipment",
+                "amount": "1000000",
+                "currency": "MAD",
+                "tenor_days": 180,
+                "destination": "SN",
+                "hs_codes": ["0804"],
+                "purpose": "new_contract",
+                "payment_terms": "lc",
+            },
+            headers=exporter,
+        )
+        assert submitted.status_code == 201, submitted.text + stack.describe()
+        match_set_url = f"{base}:{ports['matching']}/v1/match-sets/{submitted.json()['id']}"
+
+        async def match_set() -> dict[str, object] | None:
+            response = await client.get(match_set_url, headers=exporter)
+            return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+
+        deadline = time.monotonic() + 30
+        while (proposed := await match_set()) is None:
+            assert time.monotonic() < deadline, "no match set proposed\n" + stack.describe()
+            await asyncio.sleep(0.2)
+        assert proposed["matches"] == [] and proposed["version"] == 1
+
+        products = f"{base}:{ports['credit_products']}/v1"
+        provider = await client.post(
+            f"{products}/providers",
+            json={"name": "Banque E2E", "kind": "bank", "country": "MA"},
+            headers=_bearer("admin"),
+        )
+        assert provider.status_code == 201, provider.text
+        bank = _bearer("provider", provider_id=provider.json()["id"])
+        draft = await client.post(
+            f"{products}/products",
+            json={
+                "name": {"fr": "Préfinancement dattes", "en": "Dates pre-export loan"},
+                "description": {"fr": "-", "en": "-"},
+                "instrument": "pre_export_finance",
+                "currencies": ["MAD"],
+                "amount_currency": "MAD",
+                "amount_max": "5000000",
+                "eligibility": {"destinations_include": ["afcfta"]},
+                "pricing": {"indicative_rate_pct": 6.0},
+            },
+            headers=bank,
+        )
+        assert draft.status_code == 201, draft.text
+        published_at = time.monotonic()
+        published = await client.post(
+            f"{products}/products/{draft.json()['id']}/publish", headers=bank
+        )
+        assert published.status_code == 200, published.text
+        while True:
+            current = await match_set()
+            assert current is not None
+            listed = [m["product_id"] for m in current["matches"]]  # type: ignore[attr-defined]
+            if listed == [draft.json()["id"]]:
+                assert current["version"] == 2
+                return time.monotonic() - published_at
+            assert time.monotonic() < published_at + 60, "never re-matched\n" + stack.describe()
+            await asyncio.sleep(0.1)
+
+
 async def test_make_stack_carries_an_event_across_processes(  # type: ignore[no-untyped-def]
     start, tmp_path: Path, own_infrastructure: dict[str, str]
 ) -> None:
@@ -111,6 +191,10 @@ async def test_make_stack_carries_an_event_across_processes(  # type: ignore[no-
         )
         await asyncio.sleep(0.2)
     assert org == "e2e-dattes"
+
+    # A product published after a request re-matches it by itself, within seconds.
+    elapsed = await published_after_the_request_re_matches(ports, token, stack)
+    assert elapsed < 30, f"re-matched only after {elapsed:.1f}s"
 
     # The relay and the consumer serve their own /metrics beside their service's API port.
     async with httpx.AsyncClient() as client:

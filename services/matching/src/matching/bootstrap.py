@@ -7,6 +7,7 @@ from pathlib import Path
 from tasdir.service import ServiceDefinition
 
 from matching.adapters import orm
+from matching.config import check_matching_settings
 from matching.entrypoints.match_sets import router as match_sets_router
 from matching.service_layer.handlers import HANDLERS
 from matching.service_layer.uow import MatchingUnitOfWork
@@ -19,4 +20,5 @@ definition = ServiceDefinition(
     uow_class=MatchingUnitOfWork,
     handlers=HANDLERS,
     routers=(match_sets_router,),
+    check_settings=check_matching_settings,
 )

@@ -1,29 +1,130 @@
-"""Event handlers of matching. Each runs inside the consumer's unit of work and never commits."""
+"""Event handlers of matching. Each runs inside the consumer's unit of work and never commits.
+
+Matching's queue has a single active consumer, so these apply in order. A projection takes an
+event only if it is newer than what it holds (`aggregate_version`), so a duplicate or a late
+event changes nothing and re-matches nothing. Every change it takes bumps `catalogue_seq` and
+stamps the row with it, in the same transaction, and then re-matches what the change can
+alter (docs/matching.md):
+
+- a request submitted or amended: that request;
+- a product published or withdrawn: the open requests holding it or that it could now fit
+  (and, for a guarantee or insurance product, those it could be bundled into);
+- a provider changed: the same, for each of its products;
+- an exporter's profile changed: that exporter's open requests.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
 from tasdir.contracts import Envelope, events
+from tasdir.contracts.base import utcnow
 from tasdir.messaging.consumer import EventHandler
 
+from matching.domain.facts import Product
+from matching.service_layer.matcher import (
+    Matcher,
+    affected_by_product,
+    forget_matchers,
+    matcher_for,
+    rematch,
+)
 from matching.service_layer.uow import MatchingUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+async def _in_step(uow: MatchingUnitOfWork, work: Callable[[Matcher], Awaitable[None]]) -> None:
+    """Run `work` with the database's matcher brought up to date. If it fails, the matcher may
+    hold rows of a transaction that will roll back: it is dropped, and rebuilt next time."""
+    matcher = matcher_for(uow)
+    try:
+        await matcher.sync(uow)
+        await work(matcher)
+    except BaseException:
+        forget_matchers()
+        raise
+
+
+async def _bump(uow: MatchingUnitOfWork, stamp: Callable[[int], Awaitable[None]]) -> None:
+    seq = await uow.catalogue.bump()
+    await stamp(seq)
 
 
 async def project_exporter(
     envelope: Envelope, event: events.ExporterSnapshot, uow: MatchingUnitOfWork
 ) -> None:
-    await uow.exporters.apply_event(envelope, event)
+    async def work(matcher: Matcher) -> None:
+        if not await uow.exporters.apply_event(envelope, event):
+            return
+        await _bump(uow, lambda seq: uow.exporters.mark_changed(event.id, seq))
+        await matcher.sync(uow)
+        tally = await rematch(uow, matcher, matcher.requests.of_exporter(event.id))
+        log.info("exporter %s changed: %s", event.id, tally)
+
+    await _in_step(uow, work)
 
 
 async def project_provider(
     envelope: Envelope, event: events.ProviderSnapshot, uow: MatchingUnitOfWork
 ) -> None:
-    await uow.providers.apply_event(envelope, event)
+    async def work(matcher: Matcher) -> None:
+        if not await uow.providers.apply_event(envelope, event):
+            return
+        rows = await uow.products.of_providers([event.id])
+        before = {row.id: matcher.products.product(row.id) for row in rows}
+        await _bump(uow, lambda seq: uow.providers.mark_changed(event.id, seq))
+        await matcher.sync(uow)
+        await _rematch_products(uow, matcher, before)
+
+    await _in_step(uow, work)
 
 
 async def project_product(
     envelope: Envelope, event: events.ProductSnapshot, uow: MatchingUnitOfWork
 ) -> None:
-    await uow.products.apply_event(envelope, event)
+    async def work(matcher: Matcher) -> None:
+        if not await uow.products.apply_event(envelope, event):
+            return
+        before = {event.id: matcher.products.product(event.id)}
+        await _bump(uow, lambda seq: uow.products.mark_changed(event.id, seq))
+        await matcher.sync(uow)
+        await _rematch_products(uow, matcher, before)
+
+    await _in_step(uow, work)
+
+
+async def _rematch_products(
+    uow: MatchingUnitOfWork, matcher: Matcher, before: dict[UUID, Product | None]
+) -> None:
+    today = utcnow().date()
+    affected: set[UUID] = set()
+    for product_id, old in before.items():
+        new = matcher.products.product(product_id)
+        affected |= await affected_by_product(uow, matcher, product_id, old, new, today)
+    tally = await rematch(uow, matcher, affected)
+    log.info("products %s changed: %s", sorted(map(str, before)), tally)
+
+
+async def project_request(
+    envelope: Envelope, event: events.FinancingRequestSnapshot, uow: MatchingUnitOfWork
+) -> None:
+    async def work(matcher: Matcher) -> None:
+        if not await uow.requests.apply_event(envelope, event):
+            return
+        await _bump(uow, lambda seq: uow.requests.mark_changed(event.id, seq))
+        await matcher.sync(uow)
+        await rematch(uow, matcher, [event.id])
+
+    await _in_step(uow, work)
+
+
+async def project_consent(
+    envelope: Envelope, event: events.ConsentSnapshot, uow: MatchingUnitOfWork
+) -> None:
+    await uow.consents.apply_event(envelope, event)
 
 
 HANDLERS: dict[str, EventHandler[MatchingUnitOfWork]] = {
@@ -34,4 +135,10 @@ HANDLERS: dict[str, EventHandler[MatchingUnitOfWork]] = {
     events.ProviderUpdated.event_type: project_provider,
     events.ProductPublished.event_type: project_product,
     events.ProductWithdrawn.event_type: project_product,
+    events.FinancingRequestSubmitted.event_type: project_request,
+    events.FinancingRequestAmended.event_type: project_request,
+    events.FinancingRequestWithdrawn.event_type: project_request,
+    events.FinancingRequestClosed.event_type: project_request,
+    events.ConsentGranted.event_type: project_consent,
+    events.ConsentRevoked.event_type: project_consent,
 }

@@ -3,10 +3,14 @@ from __future__ import annotations
 from tasdir.db import UnitOfWork
 
 from matching.adapters.repository import (
+    CatalogueSeq,
+    ConsentProjectionRepository,
     ExporterProjectionRepository,
+    MatchEntryRepository,
     MatchSetRepository,
     ProductProjectionRepository,
     ProviderProjectionRepository,
+    RequestProjectionRepository,
 )
 
 
@@ -14,10 +18,18 @@ class MatchingUnitOfWork(UnitOfWork):
     exporters: ExporterProjectionRepository
     providers: ProviderProjectionRepository
     products: ProductProjectionRepository
+    requests: RequestProjectionRepository
+    consents: ConsentProjectionRepository
+    catalogue: CatalogueSeq
     match_sets: MatchSetRepository
+    entries: MatchEntryRepository
 
     def _open_repositories(self) -> None:
         self.exporters = ExporterProjectionRepository(self.session)
         self.providers = ProviderProjectionRepository(self.session)
         self.products = ProductProjectionRepository(self.session)
+        self.requests = RequestProjectionRepository(self.session)
+        self.consents = ConsentProjectionRepository(self.session)
+        self.catalogue = CatalogueSeq(self.session)
         self.match_sets = MatchSetRepository(self.session)
+        self.entries = MatchEntryRepository(self.session)

@@ -1,0 +1,994 @@
+"""The columnar engine: the catalogue (and the open requests) as numpy columns, every hard rule
+as one vectorised predicate.
+
+- `ProductIndex` holds the published catalogue: HS chapters, countries, currencies, regions,
+  payment terms and instruments as bitsets, bounds as integer arrays. `evaluate` answers one
+  request against every product in one pass, bundles and scores included.
+- `RequestIndex` holds the open requests with their exporters' profiles. `screen` answers one
+  product against every open request: which requests it could now fit.
+
+Both indexes are caches of the database projections, updated row by row as products and
+requests change. The rules are written once (`_verdicts`) and broadcast either way: a column
+of products against one request, or one product against a column of requests. The oracle
+(`matching.domain.oracle`) is the per-row reference they are tested against.
+
+Bitsets are stored word-major (`words x rows`), so that one word of every row is one
+contiguous array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import date
+from functools import cache
+from typing import TypeVar, cast
+from uuid import UUID
+
+import numpy as np
+from numpy.typing import NDArray
+from tasdir.reference import chapter_index, country_index, currency_codes, region_codes
+from tasdir.reference.instruments import instruments as all_instruments
+
+from matching.domain.facts import GUARANTEE, INSURANCE, Product, Profile, Request
+from matching.domain.outcome import Outcome
+from matching.domain.rules import (
+    BUNDLE_RULES,
+    COLLATERAL_SCALE,
+    CONDITIONAL,
+    ELIGIBLE,
+    EXCLUDED,
+    UNIT,
+    Rule,
+    ScoringConfig,
+    all_in_cost_cp,
+    ceiling_component,
+    score_cp,
+)
+
+Bools = NDArray[np.bool_]
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
+Masks = NDArray[np.uint32]
+Words = NDArray[np.uint64]
+Column = Bools | Ints | Floats | Masks | Words
+C = TypeVar("C", Bools, Ints, Floats, Masks, Words)
+
+PAYMENT_TERMS = ("advance", "lc", "documentary_collection", "open_account")
+NONE = -1
+_LAST = np.int64(1 << 62)
+_ONE = np.uint64(1)
+
+
+@dataclass(frozen=True)
+class Universe:
+    """Bit positions of the coded values. One position past the last means "unknown": a code
+    this data version does not know, which no product sets."""
+
+    countries: dict[str, int]
+    chapters: dict[str, int]
+    currencies: dict[str, int]
+    regions: dict[str, int]
+    instruments: dict[str, int]
+    terms: dict[str, int]
+
+    @staticmethod
+    def words(codes: dict[str, int]) -> int:
+        return len(codes) // 64 + 1
+
+    @staticmethod
+    def position(codes: dict[str, int], code: str) -> int:
+        return codes.get(code, len(codes))
+
+    def bitset(self, codes: dict[str, int], values: Iterable[str] | None) -> Words:
+        """The words of a set of codes; an unknown code sets the "unknown" bit."""
+        out = np.zeros(self.words(codes), np.uint64)
+        for value in values or ():
+            i = self.position(codes, value)
+            out[i >> 6] |= _ONE << np.uint64(i & 63)
+        return out
+
+    def instrument_mask(self, codes: Iterable[str]) -> int:
+        mask = 0
+        for code in codes:
+            if code in self.instruments:
+                mask |= 1 << self.instruments[code]
+        return mask
+
+
+@cache
+def universe() -> Universe:
+    def ordered(codes: Iterable[str]) -> dict[str, int]:
+        return {code: i for i, code in enumerate(sorted(codes))}
+
+    return Universe(
+        countries=dict(country_index()),
+        chapters=dict(chapter_index()),
+        currencies=ordered(currency_codes()),
+        regions=ordered(region_codes()),
+        instruments=ordered(i.code for i in all_instruments()),
+        terms={t: i for i, t in enumerate(PAYMENT_TERMS)},
+    )
+
+
+def _opt(value: int | None, default: int = 0) -> int:
+    return default if value is None else value
+
+
+# ---- growable columns ----
+
+
+class _Columns:
+    """Named numpy columns with a row per key. A removed row is marked inactive and its slot
+    reused. Scalars are 1-D; bitsets are `(words, capacity)`."""
+
+    def __init__(self, spec: dict[str, tuple[type[np.generic], int]], capacity: int) -> None:
+        self.capacity = max(capacity, 16)
+        self.size = 0
+        self.rows: dict[UUID, int] = {}
+        self.keys: dict[int, UUID] = {}
+        self.free: list[int] = []
+        self.spec = spec
+        self.col: dict[str, Column] = {}
+        for name, (dtype, words) in spec.items():
+            shape = (words, self.capacity) if words else (self.capacity,)
+            self.col[name] = cast(Column, np.zeros(shape, dtype))
+        self.active: Bools = np.zeros(self.capacity, np.bool_)
+
+    def _slot(self, key: UUID) -> int:
+        row = self.rows.get(key)
+        if row is not None:
+            return row
+        if self.free:
+            row = self.free.pop()
+        else:
+            if self.size == self.capacity:
+                self._grow()
+            row = self.size
+            self.size += 1
+        self.rows[key] = row
+        self.keys[row] = key
+        return row
+
+    def _grow(self) -> None:
+        extra = self.capacity
+        for name, array in self.col.items():
+            pad = np.zeros((*array.shape[:-1], extra), array.dtype)
+            self.col[name] = cast(Column, np.concatenate([array, pad], axis=-1))
+        self.active = np.concatenate([self.active, np.zeros(extra, np.bool_)])
+        self.capacity += extra
+
+    def _drop(self, key: UUID) -> int | None:
+        row = self.rows.pop(key, None)
+        if row is not None:
+            self.keys.pop(row, None)
+            self.active[row] = False
+            self.free.append(row)
+        return row
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.rows
+
+    def nbytes(self) -> int:
+        """The memory of the columns (not of the facts kept beside them)."""
+        return sum(a.nbytes for a in self.col.values()) + self.active.nbytes
+
+    def view(self, name: str, kind: type[C]) -> C:
+        """The used part of a column, typed."""
+        del kind
+        return cast(C, self.col[name][..., : self.size])
+
+
+# ---- the rules, once, broadcast either way ----
+
+
+@dataclass
+class _ProductSide:
+    present: Masks
+    currencies: Words
+    amount_min: Ints
+    amount_min_ok: Bools
+    amount_max: Ints
+    amount_max_ok: Bools
+    tenor_min: Ints
+    tenor_max: Ints
+    hs_include: Words
+    hs_exclude: Words
+    dest_include: Words
+    dest_exclude: Words
+    regions: Words
+    min_turnover: Ints
+    max_turnover: Ints
+    min_export_turnover: Ints
+    min_export_share: Floats
+    min_years: Ints
+    max_employees: Ints
+    terms: Words
+    min_collateral: Ints
+    min_collateral_f: Floats
+    valid_from: Ints
+    valid_to: Ints
+
+
+@dataclass
+class _RequestSide:
+    currency: Ints
+    amount: Ints
+    amount_ok: Bools
+    amount_f: Floats
+    tenor: Ints
+    chapters: Words
+    destination: Ints
+    region: Ints
+    terms: Ints
+    turnover: Ints
+    export_turnover: Ints
+    export_share: Floats
+    years: Ints
+    employees: Ints
+    audited: Bools
+    collateral: Ints
+    collateral_f: Floats
+    missing: Masks
+
+
+_PRODUCT_KINDS: dict[str, type[np.generic]] = {
+    "present": np.uint32,
+    "currencies": np.uint64,
+    "amount_min": np.int64,
+    "amount_min_ok": np.bool_,
+    "amount_max": np.int64,
+    "amount_max_ok": np.bool_,
+    "tenor_min": np.int64,
+    "tenor_max": np.int64,
+    "hs_include": np.uint64,
+    "hs_exclude": np.uint64,
+    "dest_include": np.uint64,
+    "dest_exclude": np.uint64,
+    "regions": np.uint64,
+    "min_turnover": np.int64,
+    "max_turnover": np.int64,
+    "min_export_turnover": np.int64,
+    "min_export_share": np.float64,
+    "min_years": np.int64,
+    "max_employees": np.int64,
+    "terms": np.uint64,
+    "min_collateral": np.int64,
+    "min_collateral_f": np.float64,
+    "valid_from": np.int64,
+    "valid_to": np.int64,
+}
+_REQUEST_KINDS: dict[str, type[np.generic]] = {
+    "currency": np.int64,
+    "amount": np.int64,
+    "amount_ok": np.bool_,
+    "amount_f": np.float64,
+    "tenor": np.int64,
+    "chapters": np.uint64,
+    "destination": np.int64,
+    "region": np.int64,
+    "terms": np.int64,
+    "turnover": np.int64,
+    "export_turnover": np.int64,
+    "export_share": np.float64,
+    "years": np.int64,
+    "employees": np.int64,
+    "audited": np.bool_,
+    "collateral": np.int64,
+    "collateral_f": np.float64,
+    "missing": np.uint32,
+}
+
+
+def _has_bit(words: Words, position: Ints) -> Bools:
+    """Bit `position` of bitsets `words` (`words x rows`), broadcast: many rows and one
+    position, or one row and many positions."""
+    if words.shape[1] > 1 or position.shape[0] == 1:
+        at = int(position[0])
+        return cast(Bools, (words[at >> 6] & (_ONE << np.uint64(at & 63))) != 0)
+    picked = words[position >> 6, 0]
+    return cast(Bools, (picked & (_ONE << (position & 63).astype(np.uint64))) != 0)
+
+
+def _any_outside(inner: Words, outer: Words) -> Bools:
+    """Whether `inner` has a bit that `outer` lacks (per row, broadcast)."""
+    acc = inner[0] & ~outer[0]
+    for w in range(1, inner.shape[0]):
+        acc = acc | (inner[w] & ~outer[w])
+    return cast(Bools, acc != 0)
+
+
+def _any_common(a: Words, b: Words) -> Bools:
+    acc = a[0] & b[0]
+    for w in range(1, a.shape[0]):
+        acc = acc | (a[w] & b[w])
+    return cast(Bools, acc != 0)
+
+
+def _short_of_collateral(p: _ProductSide, r: _RequestSide) -> Bools:
+    """`collateral / amount < min_collateral_pct / 100`, exactly.
+
+    The products of centimes and millionths of a percent overflow 64-bit integers, so the test
+    runs in floats, and the rows where the two sides are too close for floats to decide are
+    settled again in Python's exact integers (a threshold met to the centime passes).
+    """
+    held = r.collateral_f * float(COLLATERAL_SCALE)
+    needed = p.min_collateral_f * r.amount_f
+    short = held < needed
+    close = (np.abs(held - needed) <= 1e-9 * needed) & (held > 0) & (needed > 0)
+    close &= (p.present & np.uint32(Rule.min_collateral.bit)) != 0
+    for i in np.flatnonzero(close).tolist():
+        pi = 0 if p.min_collateral.shape[0] == 1 else i
+        ri = 0 if r.amount.shape[0] == 1 else i
+        exact = int(r.collateral[ri]) * COLLATERAL_SCALE < int(p.min_collateral[pi]) * int(
+            r.amount[ri]
+        )
+        short[i] = exact
+    return short
+
+
+def _verdicts(p: _ProductSide, r: _RequestSide, today: int) -> tuple[Masks, Masks, Masks]:
+    """(present, failed, missing) for products x requests, one side being a single row. The
+    bundle rules come out failed: the caller looks for bundles."""
+    size = np.broadcast_shapes(p.present.shape, r.amount.shape)[0]
+    failed: Masks = np.full(size, BUNDLE_RULES, np.uint32)
+    checks: tuple[tuple[Rule, Bools], ...] = (
+        (Rule.currency, ~_has_bit(p.currencies, r.currency)),
+        (Rule.amount_min, ~r.amount_ok | ~p.amount_min_ok | (r.amount < p.amount_min)),
+        (Rule.amount_max, ~r.amount_ok | ~p.amount_max_ok | (r.amount > p.amount_max)),
+        (Rule.tenor_min, r.tenor < p.tenor_min),
+        (Rule.tenor_max, r.tenor > p.tenor_max),
+        (Rule.hs_chapters_include, _any_outside(r.chapters, p.hs_include)),
+        (Rule.hs_chapters_exclude, _any_common(r.chapters, p.hs_exclude)),
+        (Rule.destinations_include, ~_has_bit(p.dest_include, r.destination)),
+        (Rule.destinations_exclude, _has_bit(p.dest_exclude, r.destination)),
+        (Rule.region, ~_has_bit(p.regions, r.region)),
+        (Rule.min_turnover, r.turnover < p.min_turnover),
+        (Rule.max_turnover, r.turnover > p.max_turnover),
+        (Rule.min_export_turnover, r.export_turnover < p.min_export_turnover),
+        (Rule.min_export_share, r.export_share < p.min_export_share),
+        (Rule.min_years_exporting, r.years < p.min_years),
+        (Rule.max_employees, r.employees > p.max_employees),
+        (Rule.payment_terms, ~_has_bit(p.terms, r.terms)),
+        (Rule.audited_accounts, np.broadcast_to(~r.audited, size)),
+        (Rule.min_collateral, ~r.amount_ok | _short_of_collateral(p, r)),
+        (Rule.valid_from, today < p.valid_from),
+        (Rule.valid_to, today > p.valid_to),
+    )
+    for rule, fails in checks:
+        # (A shift is many times faster than `bitwise_or(..., where=fails)`.)
+        failed |= fails.astype(np.uint32) << np.uint32(rule.value)
+    missing = p.present & r.missing
+    failed &= p.present & ~missing
+    return np.broadcast_to(p.present, size), failed, missing
+
+
+def _product_side(index: _Columns) -> _ProductSide:
+    used = {f.name: index.col[f.name][..., : index.size] for f in fields(_ProductSide)}
+    return _ProductSide(**used)  # type: ignore[arg-type]
+
+
+# ---- the catalogue ----
+
+
+def _bitset_spec(codes: dict[str, int]) -> tuple[type[np.generic], int]:
+    return (np.uint64, Universe.words(codes))
+
+
+def _product_spec(u: Universe) -> dict[str, tuple[type[np.generic], int]]:
+    widths = {
+        "currencies": u.currencies,
+        "hs_include": u.chapters,
+        "hs_exclude": u.chapters,
+        "dest_include": u.countries,
+        "dest_exclude": u.countries,
+        "regions": u.regions,
+        "terms": u.terms,
+    }
+    spec: dict[str, tuple[type[np.generic], int]] = {
+        name: (_bitset_spec(widths[name]) if name in widths else (kind, 0))
+        for name, kind in _PRODUCT_KINDS.items()
+    }
+    spec.update(
+        instrument=(np.int64, 0),
+        provider=(np.int64, 0),
+        rate=(np.int64, 0),
+        one_off=(np.int64, 0),
+        priced=(np.bool_, 0),
+        cover=(np.int64, 0),
+        days=(np.int64, 0),
+        covers=_bitset_spec(u.instruments),
+        open_partners=(np.bool_, 0),
+        id_hi=(np.uint64, 0),
+        id_lo=(np.uint64, 0),
+    )
+    return spec
+
+
+def present_mask(product: Product) -> int:
+    """The rules a product sets."""
+    mask = Rule.currency.bit
+    for rule, is_set in (
+        (Rule.amount_min, product.amount_min is not None),
+        (Rule.amount_max, product.amount_max is not None),
+        (Rule.tenor_min, product.tenor_min_days is not None),
+        (Rule.tenor_max, product.tenor_max_days is not None),
+        (Rule.hs_chapters_include, product.hs_include is not None),
+        (Rule.hs_chapters_exclude, product.hs_exclude is not None),
+        (Rule.destinations_include, product.countries_include is not None),
+        (Rule.destinations_exclude, product.countries_exclude is not None),
+        (Rule.region, product.regions is not None),
+        (Rule.min_turnover, product.min_turnover_cents is not None),
+        (Rule.max_turnover, product.max_turnover_cents is not None),
+        (Rule.min_export_turnover, product.min_export_turnover_cents is not None),
+        (Rule.min_export_share, product.min_export_share_pct is not None),
+        (Rule.min_years_exporting, product.min_years_exporting is not None),
+        (Rule.max_employees, product.max_employees is not None),
+        (Rule.payment_terms, product.payment_terms is not None),
+        (Rule.audited_accounts, product.requires_audited_accounts),
+        (Rule.min_collateral, product.min_collateral_pct is not None),
+        (Rule.guarantee, product.requires_guarantee),
+        (Rule.insurance, product.requires_insurance),
+        (Rule.valid_from, product.valid_from is not None),
+        (Rule.valid_to, product.valid_to is not None),
+    ):
+        if is_set:
+            mask |= rule.bit
+    return mask
+
+
+class ProductIndex(_Columns):
+    """The published catalogue as columns, with the facts of each row for the explanations."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.u = universe()
+        super().__init__(_product_spec(self.u), capacity)
+        self.facts: dict[int, Product] = {}
+        self.providers: dict[UUID, int] = {}
+        self._partners: tuple[Ints, Ints] | None = None
+
+    def upsert(self, product: Product) -> None:
+        """Add a product, or replace the version held."""
+        row = self._slot(product.id)
+        u, c = self.u, self.col
+        values: dict[str, int | float | bool] = {
+            "present": present_mask(product),
+            "instrument": u.position(u.instruments, product.instrument),
+            "provider": self.providers.setdefault(product.provider_id, len(self.providers)),
+            "amount_min": _opt(product.amount_min_cents),
+            "amount_min_ok": product.amount_min_cents is not None,
+            "amount_max": _opt(product.amount_max_cents),
+            "amount_max_ok": product.amount_max_cents is not None,
+            "tenor_min": _opt(product.tenor_min_days),
+            "tenor_max": _opt(product.tenor_max_days),
+            "min_turnover": _opt(product.min_turnover_cents),
+            "max_turnover": _opt(product.max_turnover_cents),
+            "min_export_turnover": _opt(product.min_export_turnover_cents),
+            "min_export_share": product.min_export_share_pct or 0.0,
+            "min_years": _opt(product.min_years_exporting),
+            "max_employees": _opt(product.max_employees),
+            "min_collateral": _opt(product.min_collateral_u),
+            "min_collateral_f": float(_opt(product.min_collateral_u)),
+            "valid_from": product.valid_from.toordinal() if product.valid_from else 0,
+            "valid_to": product.valid_to.toordinal() if product.valid_to else 0,
+            "rate": _opt(product.rate_u),
+            "one_off": product.one_off_u,
+            "priced": product.priced,
+            "cover": _opt(product.cover_u),
+            "days": _opt(product.decision_days, NONE),
+            "open_partners": not product.partner_provider_ids,
+            "id_hi": product.id.int >> 64,
+            "id_lo": product.id.int & ((1 << 64) - 1),
+        }
+        for name, value in values.items():
+            c[name][row] = value
+        for name, codes, members in (
+            ("currencies", u.currencies, product.currencies),
+            ("hs_include", u.chapters, product.hs_include),
+            ("hs_exclude", u.chapters, product.hs_exclude),
+            ("dest_include", u.countries, product.countries_include),
+            ("dest_exclude", u.countries, product.countries_exclude),
+            ("regions", u.regions, product.regions),
+            ("terms", u.terms, product.payment_terms),
+            ("covers", u.instruments, product.covers_instruments),
+        ):
+            c[name][:, row] = u.bitset(codes, members)
+        self.active[row] = True
+        self.facts[row] = product
+        self._partners = None
+
+    def remove(self, product_id: UUID) -> None:
+        row = self._drop(product_id)
+        if row is not None:
+            self.facts.pop(row, None)
+            self._partners = None
+
+    def product(self, product_id: UUID) -> Product | None:
+        row = self.rows.get(product_id)
+        return None if row is None else self.facts[row]
+
+    def products(self) -> list[Product]:
+        return list(self.facts.values())
+
+    # -- evaluation
+
+    def evaluate(
+        self,
+        request: Request,
+        profile: Profile,
+        today: date,
+        config: ScoringConfig,
+        strategic: bool,
+    ) -> Evaluation:
+        """Every product in the request's scope, with its tier, reasons, bundle and score."""
+        u = self.u
+        side = _product_side(self)
+        present, failed, missing = _verdicts(
+            side, request_side([(request, profile)], u), today.toordinal()
+        )
+        active = self.active[: self.size]
+        instrument = self.view("instrument", Ints)
+        clean = active & ((failed | missing) == 0)
+        wanted = np.uint64(u.instrument_mask(request.instruments))
+        in_scope = active & (((_ONE << instrument.astype(np.uint64)) & wanted) != 0)
+        guarantee = self._guarantees(clean, in_scope & ((present & Rule.guarantee.bit) != 0))
+        insurance = self._best(np.flatnonzero(clean & (instrument == u.instruments[INSURANCE])))
+        rows = np.flatnonzero(in_scope)
+        present, failed, missing = present[rows], failed[rows], missing[rows]
+        guarantee = guarantee[rows]
+        with_guarantee = guarantee >= 0
+        with_insurance = ((present & Rule.insurance.bit) != 0) & (insurance >= 0)
+        bundled = np.zeros(rows.size, np.uint32)
+        bundled |= with_guarantee.astype(np.uint32) << np.uint32(Rule.guarantee.value)
+        bundled |= with_insurance.astype(np.uint32) << np.uint32(Rule.insurance.value)
+        failed = failed & ~bundled
+        tier = np.where(
+            failed != 0, EXCLUDED, np.where((missing | bundled) != 0, CONDITIONAL, ELIGIBLE)
+        )
+        evaluation = Evaluation(
+            index=self,
+            rows=rows,
+            tier=tier,
+            present=present,
+            failed=failed,
+            missing=missing,
+            bundled=bundled,
+            guarantee=guarantee,
+            insurance=np.where(with_insurance, insurance, NONE),
+        )
+        evaluation.score(request, config, strategic)
+        return evaluation
+
+    def order(self, rows: Ints) -> Ints:
+        """`rows` in bundle preference order: the highest cover, the lowest one-off cost, the
+        quickest decision (none last), the product id."""
+        days = self.view("days", Ints)[rows]
+        days = np.where(days < 0, np.int64(1 << 30), days)
+        keys = (
+            self.view("id_lo", Words)[rows],
+            self.view("id_hi", Words)[rows],
+            days,
+            self.view("one_off", Ints)[rows],
+            -self.view("cover", Ints)[rows],
+        )
+        return cast(Ints, rows[np.lexsort(keys)])
+
+    def _best(self, rows: Ints) -> int:
+        return int(self.order(rows)[0]) if rows.size else NONE
+
+    def _guarantees(self, clean: Bools, needing_mask: Bools) -> Ints:
+        """For each product needing a guarantee, the row of the best guarantee it can bundle
+        (or -1): one that covers its instrument, names its provider as a partner or names no
+        partner, and passes its own rules."""
+        u = self.u
+        out = np.full(self.size, NONE, np.int64)
+        needing = np.flatnonzero(needing_mask)
+        if needing.size == 0:
+            return out
+        instrument_col = self.view("instrument", Ints)
+        candidates = self.order(
+            np.flatnonzero(clean & (instrument_col == u.instruments[GUARANTEE]))
+        )
+        if candidates.size == 0:
+            return out
+        covers = self.view("covers", Words)
+        open_partners = self.view("open_partners", Bools)
+        instrument = instrument_col[needing]
+        provider = self.view("provider", Ints)[needing]
+        best = np.full(needing.size, _LAST, np.int64)
+        # Guarantees open to every bank: the best one per instrument.
+        for position in np.unique(instrument):
+            at = int(position)
+            bit = (covers[at >> 6, candidates] >> np.uint64(at & 63)) & _ONE
+            covering = np.flatnonzero(bit != 0)
+            open_ranks = covering[open_partners[candidates[covering]]]
+            if open_ranks.size:
+                best = np.where(instrument == position, np.minimum(best, open_ranks[0]), best)
+        # Guarantees for named partner banks: the best one per (instrument, bank).
+        rows, keys = self._partner_table()
+        usable = clean[rows]
+        if usable.any():
+            ranks = np.full(self.size, _LAST, np.int64)
+            ranks[candidates] = np.arange(candidates.size)
+            keys, ranks = keys[usable], ranks[rows[usable]]
+            order = np.lexsort((ranks, keys))
+            keys, ranks = keys[order], ranks[order]
+            first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            keys, ranks = keys[first], ranks[first]
+            wanted = (instrument << 32) | provider
+            found = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+            best = np.where(keys[found] == wanted, np.minimum(best, ranks[found]), best)
+        hit = best < _LAST
+        out[needing[hit]] = candidates[best[hit]]
+        return out
+
+    def _partner_table(self) -> tuple[Ints, Ints]:
+        """(guarantee row, `instrument << 32 | bank`) for every bank a guarantee names as its
+        partner and every instrument it covers; rebuilt after the catalogue changes."""
+        if self._partners is None:
+            u = self.u
+            rows: list[int] = []
+            keys: list[int] = []
+            for row, fact in self.facts.items():
+                if fact.instrument != GUARANTEE:
+                    continue
+                for partner in fact.partner_provider_ids:
+                    bank = self.providers.setdefault(partner, len(self.providers))
+                    for code in fact.covers_instruments:
+                        if code in u.instruments:
+                            rows.append(row)
+                            keys.append((u.instruments[code] << 32) | bank)
+            self._partners = (np.asarray(rows, np.int64), np.asarray(keys, np.int64))
+        return self._partners
+
+
+def request_side(pairs: list[tuple[Request, Profile]], u: Universe) -> _RequestSide:
+    """The request columns of `pairs` (a single pair for `ProductIndex.evaluate`)."""
+    values = [request_values(request, profile, u) for request, profile in pairs]
+    columns: dict[str, Column] = {}
+    for name, kind in _REQUEST_KINDS.items():
+        if name == "chapters":
+            stacked = [cast(Words, v[name]) for v in values]
+            columns[name] = (
+                np.stack(stacked, axis=1)
+                if stacked
+                else np.zeros((Universe.words(u.chapters), 0), np.uint64)
+            )
+        else:
+            columns[name] = cast(Column, np.asarray([v[name] for v in values], kind))
+    return _RequestSide(**columns)  # type: ignore[arg-type]
+
+
+def request_values(
+    request: Request, profile: Profile, u: Universe
+) -> dict[str, int | float | bool | Words]:
+    """One request (with its exporter's profile) as the values of the request columns."""
+    amount = request.amount_cents
+    return {
+        "currency": u.position(u.currencies, request.currency),
+        "amount": _opt(amount),
+        "amount_ok": amount is not None,
+        "amount_f": float(_opt(amount)),
+        "tenor": request.tenor_days,
+        "chapters": u.bitset(u.chapters, request.hs_chapters),
+        "destination": u.position(u.countries, request.destination),
+        "region": u.position(u.regions, profile.region),
+        "terms": u.position(u.terms, request.payment_terms),
+        "turnover": _opt(profile.turnover_cents),
+        "export_turnover": _opt(profile.export_turnover_cents),
+        "export_share": profile.export_share_pct or 0.0,
+        "years": _opt(profile.years_exporting),
+        "employees": _opt(profile.employees),
+        "audited": profile.audited_accounts is True,
+        "collateral": _opt(profile.collateral_cents),
+        "collateral_f": float(_opt(profile.collateral_cents)),
+        "missing": profile_missing(profile),
+    }
+
+
+def profile_missing(profile: Profile) -> int:
+    """The rules this profile cannot answer yet."""
+    mask = 0
+    for rule, answer in (
+        (Rule.min_turnover, profile.turnover_cents),
+        (Rule.max_turnover, profile.turnover_cents),
+        (Rule.min_export_turnover, profile.export_turnover_cents),
+        (Rule.min_export_share, profile.export_share_pct),
+        (Rule.min_years_exporting, profile.years_exporting),
+        (Rule.max_employees, profile.employees),
+        (Rule.audited_accounts, profile.audited_accounts),
+        (Rule.min_collateral, profile.collateral_cents),
+    ):
+        if answer is None:
+            mask |= rule.bit
+    return mask
+
+
+@dataclass
+class Evaluation:
+    """One request against the catalogue: a row per product in the request's scope. The cost,
+    components and score are computed for the matches only (`matched` gives their positions)."""
+
+    index: ProductIndex
+    rows: Ints
+    tier: Ints
+    present: Masks
+    failed: Masks
+    missing: Masks
+    bundled: Masks
+    guarantee: Ints
+    insurance: Ints
+    matched: Ints | None = None
+    cost: Ints | None = None
+    priced: Bools | None = None
+    components: Ints | None = None
+    scores: Ints | None = None
+
+    def score(self, request: Request, config: ScoringConfig, strategic: bool) -> None:
+        """All-in cost, components and score of the matches."""
+        index = self.index
+        ks = np.flatnonzero(self.tier != EXCLUDED)
+        rows = self.rows[ks]
+        g, i = self.guarantee[ks], self.insurance[ks]
+        has_g, has_i = g >= 0, i >= 0
+        g_rows, i_rows = np.where(has_g, g, 0), np.where(has_i, i, 0)
+        one_off_col = index.view("one_off", Ints)
+        priced_col = index.view("priced", Bools)
+        cover_col = index.view("cover", Ints)
+        one_off = (
+            one_off_col[rows]
+            + np.where(has_g, one_off_col[g_rows], 0)
+            + np.where(has_i, one_off_col[i_rows], 0)
+        )
+        priced = priced_col[rows] | (has_g & priced_col[g_rows]) | (has_i & priced_col[i_rows])
+        rate = index.view("rate", Ints)[rows]
+        cost = all_in_cost_cp(rate, one_off, request.tenor_days)
+        cost_part = np.where(priced, ceiling_component(cost, config.cost_ceiling_cp), 0)
+        high = index.view("amount_max", Ints)[rows].astype(np.float64)
+        bounded = ((self.present[ks] & Rule.amount_max.bit) != 0) & (high > 0)
+        amount = request.amount_cents
+        if amount is None:
+            fit = np.full(rows.size, config.amount_fit_unbounded, np.int64)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.floor(float(amount) / np.where(bounded, high, 1.0) * 10000.0 + 0.5)
+            fit = np.where(
+                bounded, np.minimum(UNIT, ratio).astype(np.int64), config.amount_fit_unbounded
+            )
+        days = index.view("days", Ints)[rows]
+        speed = np.where(days >= 0, ceiling_component(days, config.speed_ceiling_days), 0)
+        cover = np.maximum(
+            cover_col[rows],
+            np.maximum(
+                np.where(has_g, cover_col[g_rows], 0), np.where(has_i, cover_col[i_rows], 0)
+            ),
+        )
+        components = np.stack(
+            [
+                cost_part,
+                fit,
+                speed,
+                np.minimum(cover, UNIT),
+                np.full(rows.size, UNIT if strategic else 0, np.int64),
+            ],
+            axis=1,
+        ).astype(np.int64)
+        weighted = components @ np.asarray(config.weights, np.int64)
+        penalty = np.where(self.tier[ks] == CONDITIONAL, config.conditional_penalty_pct, 0)
+        self.matched = ks
+        self.cost, self.priced, self.components = cost, priced, components
+        self.scores = score_cp(weighted, penalty.astype(np.int64))
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    @property
+    def excluded_total(self) -> int:
+        return int(np.count_nonzero(self.tier == EXCLUDED))
+
+    def _outcomes(self, ks: Ints) -> list[Outcome]:
+        """The outcomes of the rows at positions `ks`, built from plain lists in one go."""
+        assert self.matched is not None and self.cost is not None and self.priced is not None
+        assert self.components is not None and self.scores is not None
+        facts = self.index.facts
+        ids = [facts[row].id for row in self.rows[ks].tolist()]
+        guarantees = [facts[g].id if g >= 0 else None for g in self.guarantee[ks].tolist()]
+        insurers = [facts[i].id if i >= 0 else None for i in self.insurance[ks].tolist()]
+        tiers = self.tier[ks].tolist()
+        masks = zip(
+            self.present[ks].tolist(),
+            self.failed[ks].tolist(),
+            self.missing[ks].tolist(),
+            self.bundled[ks].tolist(),
+            strict=True,
+        )
+        # Positions among the matches, for the cost and score of the matched rows.
+        ms = np.searchsorted(self.matched, ks)
+        ms = np.minimum(ms, max(self.matched.size - 1, 0))
+        matched = (self.matched.size > 0) & (self.tier[ks] != EXCLUDED)
+        costs = np.where(self.priced[ms], self.cost[ms], NONE).tolist() if matched.any() else []
+        scores = self.scores[ms].tolist() if matched.any() else []
+        components = self.components[ms].tolist() if matched.any() else []
+        out = []
+        for j, (present, failed, missing, bundled) in enumerate(masks):
+            if tiers[j] == EXCLUDED:
+                out.append(
+                    Outcome(
+                        ids[j],
+                        EXCLUDED,
+                        present,
+                        failed,
+                        missing,
+                        bundled,
+                        guarantee=guarantees[j],
+                        insurance=insurers[j],
+                    )
+                )
+                continue
+            out.append(
+                Outcome(
+                    ids[j],
+                    tiers[j],
+                    present,
+                    failed,
+                    missing,
+                    bundled,
+                    guarantee=guarantees[j],
+                    insurance=insurers[j],
+                    cost_cp=None if costs[j] == NONE else costs[j],
+                    score_cp=scores[j],
+                    components=tuple(components[j]),
+                )
+            )
+        return out
+
+    def outcomes(self) -> list[Outcome]:
+        """Every product in scope, in catalogue order."""
+        return self._outcomes(np.arange(len(self)))
+
+    def match_order(self) -> Ints:
+        """Positions (among the matches) in rank order: by score, eligible before conditional,
+        the lower cost, the product id."""
+        assert self.matched is not None and self.scores is not None
+        assert self.cost is not None and self.priced is not None
+        rows = self.rows[self.matched]
+        cost = np.where(self.priced, self.cost, _LAST)
+        keys = (
+            self.index.view("id_lo", Words)[rows],
+            self.index.view("id_hi", Words)[rows],
+            cost,
+            self.tier[self.matched],
+            -self.scores,
+        )
+        return cast(Ints, np.lexsort(keys))
+
+    def matches(self) -> list[Outcome]:
+        """The eligible and conditional products, ranked."""
+        assert self.matched is not None
+        return self._outcomes(self.matched[self.match_order()])
+
+    def miss_order(self, limit: int | None = None, offset: int = 0) -> Ints:
+        """Row positions of the excluded products, nearest first (the fewest failing or
+        unanswered rules, then the product id), from `offset`, at most `limit` of them."""
+        ks = np.flatnonzero(self.tier == EXCLUDED)
+        misses = np.bitwise_count(self.failed[ks] | self.missing[ks]).astype(np.int64)
+        if limit is not None and ks.size > offset + limit:
+            # Only the rows up to the count that fills the page need sorting.
+            counts = np.cumsum(np.bincount(misses, minlength=len(Rule) + 1))
+            cut = int(np.searchsorted(counts, offset + limit))
+            keep = misses <= cut
+            ks, misses = ks[keep], misses[keep]
+        rows = self.rows[ks]
+        order = np.lexsort(
+            (self.index.view("id_lo", Words)[rows], self.index.view("id_hi", Words)[rows], misses)
+        )
+        end = None if limit is None else offset + limit
+        return cast(Ints, ks[order][offset:end])
+
+    def nearest_misses(self, limit: int, offset: int = 0) -> list[Outcome]:
+        return self._outcomes(self.miss_order(limit, offset))
+
+    def misses_after(self, after: tuple[int, UUID] | None, limit: int) -> list[Outcome]:
+        """The excluded products that rank after `after` (a `miss_key`: the count of rules
+        failed or unanswered, then the product id), nearest first, at most `limit`: a keyset
+        page, stable while the catalogue moves."""
+        ks = np.flatnonzero(self.tier == EXCLUDED)
+        misses = np.bitwise_count(self.failed[ks] | self.missing[ks]).astype(np.int64)
+        rows = self.rows[ks]
+        hi = self.index.view("id_hi", Words)[rows]
+        lo = self.index.view("id_lo", Words)[rows]
+        if after is not None:
+            count, product_id = after
+            key_hi = np.uint64(product_id.int >> 64)
+            key_lo = np.uint64(product_id.int & ((1 << 64) - 1))
+            later = (misses > count) | (
+                (misses == count) & ((hi > key_hi) | ((hi == key_hi) & (lo > key_lo)))
+            )
+            ks, misses, hi, lo = ks[later], misses[later], hi[later], lo[later]
+        order = np.lexsort((lo, hi, misses))[:limit]
+        return self._outcomes(cast(Ints, ks[order]))
+
+
+# ---- the open requests ----
+
+
+def _request_spec(u: Universe) -> dict[str, tuple[type[np.generic], int]]:
+    spec: dict[str, tuple[type[np.generic], int]] = {
+        name: ((np.uint64, Universe.words(u.chapters)) if name == "chapters" else (kind, 0))
+        for name, kind in _REQUEST_KINDS.items()
+    }
+    spec["instruments"] = (np.uint64, 0)
+    return spec
+
+
+@dataclass(frozen=True)
+class Screening:
+    """One product against the open requests.
+
+    - `fits`: the requests in the product's scope that it could fit: every rule passes, or
+      waits for an answer, or waits for a bundle (whether a bundle exists is settled when the
+      request is evaluated in full).
+    - `clean`: the requests for which every rule of the product passes as it stands, in scope
+      or not: those it can be bundled into when it is a guarantee or an insurance product.
+    """
+
+    fits: list[UUID]
+    clean: list[UUID]
+
+
+class RequestIndex(_Columns):
+    """The open requests, each with its exporter's profile, as columns."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.u = universe()
+        super().__init__(_request_spec(self.u), capacity)
+        self.by_exporter: dict[UUID, set[UUID]] = {}
+        self.exporter_of: dict[UUID, UUID] = {}
+
+    def upsert(self, request: Request, profile: Profile) -> None:
+        row = self._slot(request.id)
+        for name, value in request_values(request, profile, self.u).items():
+            if name == "chapters":
+                self.col[name][:, row] = value
+            else:
+                self.col[name][row] = value
+        self.col["instruments"][row] = self.u.instrument_mask(request.instruments)
+        self.active[row] = True
+        self.exporter_of[request.id] = request.exporter_id
+        self.by_exporter.setdefault(request.exporter_id, set()).add(request.id)
+
+    def remove(self, request_id: UUID) -> None:
+        if self._drop(request_id) is None:
+            return
+        exporter = self.exporter_of.pop(request_id)
+        held = self.by_exporter.get(exporter)
+        if held is not None:
+            held.discard(request_id)
+            if not held:
+                del self.by_exporter[exporter]
+
+    def of_exporter(self, exporter_id: UUID) -> set[UUID]:
+        return set(self.by_exporter.get(exporter_id, ()))
+
+    def screen(self, product: Product, today: date) -> Screening:
+        """Which open requests the product could fit, and for which it passes every rule."""
+        if self.size == 0:
+            return Screening([], [])
+        single = ProductIndex(capacity=1)
+        single.upsert(product)
+        used = {f.name: self.col[f.name][..., : self.size] for f in fields(_RequestSide)}
+        side = _RequestSide(**used)  # type: ignore[arg-type]
+        _, failed, missing = _verdicts(_product_side(single), side, today.toordinal())
+        active = self.active[: self.size]
+        position = self.u.position(self.u.instruments, product.instrument)
+        wanted = self.view("instruments", Words) & np.uint64(1 << position)
+        fits = active & (wanted != 0) & ((failed & ~np.uint32(BUNDLE_RULES)) == 0)
+        clean = active & ((failed | missing) == 0)
+        keys = self.keys
+        return Screening(
+            fits=[keys[row] for row in np.flatnonzero(fits).tolist()],
+            clean=[keys[row] for row in np.flatnonzero(clean).tolist()],
+        )
