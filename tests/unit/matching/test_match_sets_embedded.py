@@ -267,3 +267,46 @@ async def test_only_the_owner_an_advisor_of_its_region_and_admins_see_a_match_se
             assert response.headers["content-type"] == "application/problem+json"
         provider = await world.client.get(url, headers=catalogue.bank)
         assert provider.status_code == 403
+
+
+async def test_odd_languages_and_cursors_get_a_clear_answer(
+    world: World, catalogue: Catalogue
+) -> None:
+    url = f"/v1/match-sets/{catalogue.request_id}"
+    fullwidth_fr = "\uff46\uff52".encode()  # a look-alike of "fr", sent as UTF-8 bytes
+    odd_ones: list[str | bytes] = ["*", "zz-ZZ", "fr;q=0, en;q=0", "fr;q=abc", ";;;,,,"]
+    for odd in [*odd_ones, fullwidth_fr, "fr" * 500]:
+        response = await world.client.get(
+            url, headers={**catalogue.exporter, "Accept-Language": odd}
+        )
+        assert response.status_code == 200, (odd, response.text)
+        assert response.headers["content-language"] in ("en", "fr")
+        assert response.json()["language"] == response.headers["content-language"]
+    cursors = [
+        handworked.encode([1, "not-a-uuid"]),
+        handworked.encode(["1", str(catalogue.ids["small"])]),
+        handworked.encode([True, str(catalogue.ids["small"])]),
+        handworked.encode([1]),
+        "\x00",
+        "a" * 1001,
+    ]
+    for cursor in cursors:
+        response = await world.client.get(
+            f"{url}/excluded", params={"cursor": cursor}, headers=catalogue.exporter
+        )
+        assert response.status_code == 422, (cursor, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    for request_id in ["not-a-uuid", "0" * 36, "%00"]:
+        response = await world.client.get(
+            f"/v1/match-sets/{request_id}/excluded", headers=catalogue.exporter
+        )
+        assert response.status_code in (404, 422), (request_id, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    # A cursor after the last miss answers an empty page, not an error.
+    last = handworked.encode(
+        [len(handworked.EXCLUDED) + 99, "ffffffff-ffff-ffff-ffff-ffffffffffff"]
+    )
+    response = await world.client.get(
+        f"{url}/excluded", params={"cursor": last}, headers=catalogue.exporter
+    )
+    assert (response.status_code, response.json()["items"]) == (200, [])
