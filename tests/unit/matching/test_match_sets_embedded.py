@@ -89,6 +89,10 @@ async def test_the_hand_worked_catalogue_is_matched_as_worked_out(
         catalogue.ids["eligible"],
         catalogue.ids["bundled"],
     ]
+    read = ok(
+        await world.client.get(f"/v1/match-sets/{catalogue.request_id}", headers=catalogue.exporter)
+    )
+    assert read["computed_at"].endswith(("Z", "+00:00"))  # UTC, said so, on SQLite too
     stored = await world.stored(catalogue.request_id)
     assert stored.version == 1 and stored.status == "proposed"
     assert stored.fx_as_of is not None and stored.catalogue_seq > 0
