@@ -165,10 +165,15 @@ async def test_only_a_material_change_makes_a_new_version(runtime: ServiceRuntim
     order = [m["product_id"] for m in found.matches]
     assert order == [str(product_id(1)), str(product_id(2))]
 
-    # A new decision time changes a score, not the ranked list: refreshed in place.
+    # A new decision time changes a score, not the ranked list: refreshed in place, where it
+    # stands in the advisors' queue.
+    first_computed = found.computed_at
     await deliver(runtime, product(2, product_version=2, decision_days=9), 2)
     found, sent = await state(runtime)
     assert found is not None and found.version == 1 and sent == [("proposed", 1)]
+    assert found.computed_at == first_computed
+    (second,) = [m for m in found.matches if m["product_id"] == str(product_id(2))]
+    assert second["score_components"]["speed"] == 0.9  # 1 - 9 / 90
     assert [m["product_id"] for m in found.matches] == order
 
     # A price cut that puts product 2 first reorders the list: a new version.

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from tasdir.reference.geography import blocs, is_bloc
 from tasdir.settings import SettingsError, describe_error
 
 from matching.domain.rules import ScoringConfig
@@ -34,6 +35,15 @@ class MatchingSettings(BaseSettings):
     priority_blocs: str = "afcfta"
     # How many excluded products a match set keeps, nearest first.
     nearest_misses: int = Field(default=50, ge=0, le=1000)
+
+    @field_validator("priority_blocs")
+    @classmethod
+    def _known_blocs(cls, value: str) -> str:
+        unknown = [b.strip() for b in value.split(",") if b.strip() and not is_bloc(b.strip())]
+        if unknown:
+            known = ", ".join(b.code for b in blocs())
+            raise ValueError(f"unknown bloc code(s) {', '.join(unknown)}; known: {known}")
+        return value
 
     @model_validator(mode="after")
     def _weights_sum_to_100(self) -> MatchingSettings:

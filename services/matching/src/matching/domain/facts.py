@@ -74,18 +74,30 @@ class Profile:
     collateral_available_mad: Decimal | None
 
     @classmethod
-    def of(cls, snapshot: events.ExporterSnapshot) -> Profile:
+    def of(cls, snapshot: events.ExporterSnapshot, today: date | None = None) -> Profile:
+        """The profile of the exporter's latest snapshot. Two answers are derived here rather
+        than taken as sent: the years of exporting count from `exporting_since` to `today`'s
+        year (the snapshot's figure dates from its event), and a zero turnover means a zero
+        export share (the snapshot leaves the share unknown, as a division by zero)."""
+
         def mad(value: Decimal | None) -> int | None:
             return None if value is None else int(value * 100)
 
+        years = snapshot.years_exporting
+        if snapshot.exporting_since is not None:
+            year = (today or date.today()).year
+            years = max(0, year - snapshot.exporting_since)
+        share = snapshot.export_share_pct
+        if share is None and snapshot.annual_turnover_mad == 0:
+            share = 0.0
         return cls(
             exporter_id=snapshot.id,
             active=snapshot.status == "active",
             region=snapshot.region,
             turnover_cents=mad(snapshot.annual_turnover_mad),
             export_turnover_cents=mad(snapshot.export_turnover_mad),
-            export_share_pct=snapshot.export_share_pct,
-            years_exporting=snapshot.years_exporting,
+            export_share_pct=share,
+            years_exporting=years,
             employees=snapshot.employees,
             audited_accounts=snapshot.audited_accounts,
             collateral_cents=mad(snapshot.collateral_available_mad),

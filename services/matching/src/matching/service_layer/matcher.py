@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from tasdir.contracts import events
@@ -267,7 +267,7 @@ async def compute(uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID) -
     if existing.status == "rejected":
         return "skipped"
     if existing.status == "approved":
-        return await _append_new_fits(uow, matcher, existing, matches, now)
+        return await _append_new_fits(uow, matcher, existing, matches, excluded, total, now)
     material = (
         _order(matches) != _order(existing.matches)
         or row.aggregate_version != existing.request_version
@@ -282,14 +282,16 @@ async def compute(uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID) -
     existing.matches = matches
     existing.excluded = excluded
     existing.excluded_total = total
-    existing.computed_at = now
     existing.catalogue_seq = matcher.seq
     existing.fx_as_of = matcher.fx.as_of
     existing.request_version = row.aggregate_version
     await uow.entries.replace(request_id, [o.product_id for o in evaluation.matches()])
     if not material:
+        # `computed_at` is when this version was computed, and the queue's order: a refresh in
+        # place keeps the set where it stands in the advisors' queue.
         uow.match_sets.add(existing)
         return "refreshed"
+    existing.computed_at = now
     existing.version += 1
     uow.match_sets.add(existing)
     _emit(uow, existing, events.MatchSetUpdated)
@@ -301,14 +303,22 @@ async def _append_new_fits(
     matcher: Matcher,
     frozen: MatchSet,
     matches: list[JsonObject],
-    now: object,
+    excluded: list[JsonObject],
+    total: int,
+    now: datetime,
 ) -> str:
+    """An approved set keeps the matches it was approved with; the new fits are appended, and
+    the misses are those of the catalogue the new fits come from."""
     held = {e.get("product_id") for e in frozen.matches}
     new = [{**m, "new_since_review": True} for m in matches if m.get("product_id") not in held]
     if not new:
         return "unchanged"
     frozen.matches = [*frozen.matches, *new]
+    frozen.excluded = excluded
+    frozen.excluded_total = total
     frozen.catalogue_seq = matcher.seq
+    frozen.fx_as_of = matcher.fx.as_of
+    frozen.computed_at = now
     frozen.version += 1
     uow.match_sets.add(frozen)
     ids = [UUID(str(e.get("product_id"))) for e in frozen.matches]
