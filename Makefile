@@ -20,7 +20,7 @@ PORT ?= 8000
 DATA_DIR ?= var
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install test test-unit test-integration fuzz lint format bench clean run stack token
+.PHONY: install test test-unit test-integration fuzz lint format bench clean run stack token up down
 
 $(UV):
 	$(NEED_PYTHON)
@@ -85,6 +85,13 @@ STACK_LOG_DIR ?=
 stack: install
 	$(DEV_ENV) $(BIN)/tasdir stack --base-port $(STACK_PORT) \
 		$(if $(STACK_LOG_DIR),--log-dir $(STACK_LOG_DIR))
+
+# `make up` / `make down`: the real topology in Docker (docker-compose.yml), one URL: the gateway.
+up:
+	docker compose up -d --build --wait
+
+down:
+	docker compose down
 
 # `make token ROLE=exporter|provider|advisor|admin [SUB=] [ORG=] [PROVIDER=] [REGIONS=a,b]`
 # prints the JWT and nothing else on stdout: install runs silently, its output sent to stderr.

@@ -7,6 +7,7 @@ Every app gets the same platform, from the outside in:
 - `BodySizeLimitMiddleware`: 413 for a body over the limit;
 - problem+json for every error, documented on every route of the OpenAPI document;
 - `/healthz`, `/readyz`, and `/metrics` (unless `metrics_port` moves it off the public port);
+- `/asyncapi.json`: the AsyncAPI document of the integration events (`tasdir.asyncapi`);
 - no trailing-slash redirect, which would echo the `Host` header into `Location`.
 
 Rate limits come with authentication (`tasdir.auth.authenticate`) and use `app.state.redis`:
@@ -26,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from redis.asyncio import Redis
 
+from tasdir.asyncapi import asyncapi_bytes
 from tasdir.auth import TokenVerifier
 from tasdir.errors import CrashMiddleware, install_problem_handlers, problem_response
 from tasdir.idempotency import install_idempotency
@@ -87,6 +89,11 @@ def create_app(
         if all(checks.values()):
             return {"status": "ready", "checks": checks}
         return problem_response(503, detail="a dependency is unreachable", checks=checks)
+
+    # The AsyncAPI document of the events (tasdir.asyncapi), public like /openapi.json.
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> Response:
+        return Response(asyncapi_bytes(), media_type="application/json")
 
     if settings.metrics_port is None:
 
