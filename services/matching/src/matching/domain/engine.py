@@ -52,11 +52,11 @@ Floats = NDArray[np.float64]
 Masks = NDArray[np.uint32]
 Words = NDArray[np.uint64]
 Objects = NDArray[np.object_]
+Column = Bools | Ints | Floats | Masks | Words
+C = TypeVar("C", Bools, Ints, Floats, Masks, Words)
 
 #: `Outcome._make` without its length check: the columns zipped are exactly its fields.
 _new_outcome = partial(tuple.__new__, Outcome)
-Column = Bools | Ints | Floats | Masks | Words
-C = TypeVar("C", Bools, Ints, Floats, Masks, Words)
 
 PAYMENT_TERMS = ("advance", "lc", "documentary_collection", "open_account")
 NONE = -1
@@ -293,8 +293,9 @@ def _has_bit(words: Words, position: Ints) -> Bools:
     if words.shape[1] > 1 or position.shape[0] == 1:
         at = int(position[0])
         return cast(Bools, (words[at >> 6] & (_ONE << np.uint64(at & 63))) != 0)
-    picked = words[position >> 6, 0]
-    return cast(Bools, (picked & (_ONE << (position & 63).astype(np.uint64))) != 0)
+    # One row: its bits as a table of booleans, looked up at every position in one gather.
+    table = np.unpackbits(words[:, 0].astype("<u8").view(np.uint8), bitorder="little")
+    return cast(Bools, table.view(np.bool_)[position])
 
 
 def _any_outside(inner: Words, outer: Words) -> Bools:
@@ -475,11 +476,15 @@ class ProductIndex(_Columns):
         # changes (and only then): their rows in preference order, and the partner table.
         self._ranked: dict[str, Ints] = {}
         self._partners: tuple[Ints, Ints] | None = None
+        # The partner keys of each guarantee's row (see `_partner_table`).
+        self._partner_keys: dict[int, list[int]] = {}
 
     def _bundles_changed(self, *products: Product | None) -> None:
-        if any(p is not None and p.is_bundle_product for p in products):
-            self._ranked = {}
-            self._partners = None
+        for product in products:
+            if product is not None and product.is_bundle_product:
+                self._ranked.pop(product.instrument, None)
+                if product.instrument == GUARANTEE:
+                    self._partners = None
 
     def upsert(self, product: Product) -> None:
         """Add a product, or replace the version held."""
@@ -531,11 +536,28 @@ class ProductIndex(_Columns):
             c[name][:, row] = u.bitset(codes, members)
         self.active[row] = True
         self.facts[row] = product
+        if product.instrument == GUARANTEE:
+            self._partner_keys[row] = self._keys_of(product)
+        else:
+            self._partner_keys.pop(row, None)
+
+    def _keys_of(self, guarantee: Product) -> list[int]:
+        """`instrument << 32 | bank` for every bank a guarantee names as its partner and every
+        instrument it covers."""
+        u = self.u
+        keys: list[int] = []
+        for partner in sorted(guarantee.partner_provider_ids):
+            bank = self.providers.setdefault(partner, len(self.providers))
+            for code in sorted(guarantee.covers_instruments):
+                if code in u.instruments:
+                    keys.append((u.instruments[code] << 32) | bank)
+        return keys
 
     def remove(self, product_id: UUID) -> None:
         row = self._drop(product_id)
         if row is not None:
             self._bundles_changed(self.facts.pop(row, None))
+            self._partner_keys.pop(row, None)
             cast(Objects, self.col["ids"])[row] = None
 
     def product(self, product_id: UUID) -> Product | None:
@@ -614,9 +636,6 @@ class ProductIndex(_Columns):
         )
         return cast(Ints, rows[np.lexsort(keys)])
 
-    def _best(self, rows: Ints) -> int:
-        return int(self.order(rows)[0]) if rows.size else NONE
-
     def _ranked_rows(self, instrument: str) -> Ints:
         """The rows of the products of a bundle instrument (guarantee or insurance), in
         preference order; kept until such a product changes."""
@@ -678,20 +697,11 @@ class ProductIndex(_Columns):
         bank a guarantee names as its partner and every instrument it covers, sorted by key
         then rank; rebuilt after a guarantee changes."""
         if self._partners is None:
-            u = self.u
-            keys: list[int] = []
-            ranks: list[int] = []
-            for rank, row in enumerate(self._ranked_rows(GUARANTEE).tolist()):
-                fact = self.facts[row]
-                for partner in fact.partner_provider_ids:
-                    bank = self.providers.setdefault(partner, len(self.providers))
-                    for code in fact.covers_instruments:
-                        if code in u.instruments:
-                            keys.append((u.instruments[code] << 32) | bank)
-                            ranks.append(rank)
-            key_array, rank_array = np.asarray(keys, np.int64), np.asarray(ranks, np.int64)
-            order = np.lexsort((rank_array, key_array))
-            self._partners = (key_array[order], rank_array[order])
+            held = [self._partner_keys[row] for row in self._ranked_rows(GUARANTEE).tolist()]
+            keys = np.fromiter((k for row in held for k in row), np.int64)
+            ranks = np.repeat(np.arange(len(held), dtype=np.int64), [len(row) for row in held])
+            order = np.lexsort((ranks, keys))
+            self._partners = (keys[order], ranks[order])
         return self._partners
 
 
@@ -972,6 +982,7 @@ def _request_spec(u: Universe) -> dict[str, tuple[type[np.generic], int]]:
         for name, kind in _REQUEST_KINDS.items()
     }
     spec["instruments"] = (np.uint64, 0)
+    spec["ids"] = (np.object_, 0)
     return spec
 
 
@@ -1007,13 +1018,16 @@ class RequestIndex(_Columns):
             else:
                 self.col[name][row] = value
         self.col["instruments"][row] = self.u.instrument_mask(request.instruments)
+        cast(Objects, self.col["ids"])[row] = request.id
         self.active[row] = True
         self.exporter_of[request.id] = request.exporter_id
         self.by_exporter.setdefault(request.exporter_id, set()).add(request.id)
 
     def remove(self, request_id: UUID) -> None:
-        if self._drop(request_id) is None:
+        row = self._drop(request_id)
+        if row is None:
             return
+        cast(Objects, self.col["ids"])[row] = None
         exporter = self.exporter_of.pop(request_id)
         held = self.by_exporter.get(exporter)
         if held is not None:
@@ -1038,8 +1052,8 @@ class RequestIndex(_Columns):
         wanted = self.view("instruments", Words) & np.uint64(1 << position)
         fits = active & (wanted != 0) & ((failed & ~np.uint32(BUNDLE_RULES)) == 0)
         clean = active & ((failed | missing) == 0)
-        keys = self.keys
+        ids = cast(Objects, self.col["ids"])
         return Screening(
-            fits=[keys[row] for row in np.flatnonzero(fits).tolist()],
-            clean=[keys[row] for row in np.flatnonzero(clean).tolist()],
+            fits=cast(list[UUID], ids[np.flatnonzero(fits)].tolist()),
+            clean=cast(list[UUID], ids[np.flatnonzero(clean)].tolist()),
         )

@@ -1,0 +1,1 @@
+"""Benchmarks of Tasdir (`make bench`); results are kept in `benchmarks/results/`."""
