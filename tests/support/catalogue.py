@@ -104,9 +104,38 @@ def product_snapshots(draw: st.DrawFn, product_id: int) -> events.ProductSnapsho
 
 
 @st.composite
-def catalogues(draw: st.DrawFn, max_size: int = 25) -> list[Product]:
+def lenient_product_snapshots(draw: st.DrawFn, product_id: int) -> events.ProductSnapshot:
+    """A product with no rule but the bundles it needs: such products fit most requests, so
+    bundles (which random rules almost never leave room for) come into play."""
+    snapshot = draw(product_snapshots(product_id))
+    return snapshot.model_copy(
+        update={
+            "currencies": tuple(CURRENCIES),
+            "amount_min": None,
+            "amount_max": None,
+            "tenor_min_days": None,
+            "tenor_max_days": None,
+            "valid_from": None,
+            "valid_to": None,
+            "eligibility": events.Eligibility(
+                requires_guarantee=draw(st.booleans()),
+                requires_insurance=draw(st.booleans()),
+            ),
+        }
+    )
+
+
+@st.composite
+def catalogues(draw: st.DrawFn, max_size: int = 25, lenient: bool = False) -> list[Product]:
+    """Products with random rules; with `lenient`, about half of them have none but their
+    bundles."""
     size = draw(st.integers(0, max_size))
-    return [Product.of(draw(product_snapshots(i)), FX) for i in range(size)]
+    out = []
+    for i in range(size):
+        easy = lenient and draw(st.booleans())
+        snapshot = draw(lenient_product_snapshots(i) if easy else product_snapshots(i))
+        out.append(Product.of(snapshot, FX))
+    return out
 
 
 @st.composite

@@ -567,6 +567,24 @@ class ProductIndex(_Columns):
     def products(self) -> list[Product]:
         return list(self.facts.values())
 
+    def bundled_into(self, bundle: Product) -> frozenset[str]:
+        """The instruments of the catalogue's products that `bundle` (a guarantee or an
+        insurance product) could be bundled with: those that require its kind, and for a
+        guarantee, of an instrument it covers, from a bank among its partners (if it names
+        any)."""
+        if bundle.instrument == GUARANTEE:
+            partners = bundle.partner_provider_ids
+            return frozenset(
+                p.instrument
+                for p in self.facts.values()
+                if p.requires_guarantee
+                and p.instrument in bundle.covers_instruments
+                and (not partners or p.provider_id in partners)
+            )
+        if bundle.instrument == INSURANCE:
+            return frozenset(p.instrument for p in self.facts.values() if p.requires_insurance)
+        return frozenset()
+
     # -- evaluation
 
     def evaluate(
@@ -1038,8 +1056,13 @@ class RequestIndex(_Columns):
     def of_exporter(self, exporter_id: UUID) -> set[UUID]:
         return set(self.by_exporter.get(exporter_id, ()))
 
-    def screen(self, product: Product, today: date) -> Screening:
-        """Which open requests the product could fit, and for which it passes every rule."""
+    def screen(
+        self, product: Product, today: date, bundled_into: Iterable[str] | None = None
+    ) -> Screening:
+        """Which open requests the product could fit, and for which it passes every rule.
+        `bundled_into` (for a guarantee or an insurance product: the instruments of the
+        catalogue's products it could be bundled with) keeps in `clean` only the requests that
+        ask for one of those instruments."""
         if self.size == 0:
             return Screening([], [])
         single = ProductIndex(capacity=1)
@@ -1052,6 +1075,9 @@ class RequestIndex(_Columns):
         wanted = self.view("instruments", Words) & np.uint64(1 << position)
         fits = active & (wanted != 0) & ((failed & ~np.uint32(BUNDLE_RULES)) == 0)
         clean = active & ((failed | missing) == 0)
+        if bundled_into is not None:
+            scope = np.uint64(self.u.instrument_mask(bundled_into))
+            clean &= (self.view("instruments", Words) & scope) != 0
         ids = cast(Objects, self.col["ids"])
         return Screening(
             fits=cast(list[UUID], ids[np.flatnonzero(fits)].tolist()),

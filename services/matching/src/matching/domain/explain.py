@@ -145,11 +145,12 @@ def reasons(
     failed and missing ones (for excluded products)."""
     out: list[JsonObject] = []
     for rule in bits(outcome.present):
-        if outcome.failed & rule.bit:
+        bit = 1 << rule.value
+        if outcome.failed & bit:
             status = "failed"
-        elif outcome.missing & rule.bit:
+        elif outcome.missing & bit:
             status = "missing"
-        elif outcome.bundled & rule.bit:
+        elif outcome.bundled & bit:
             status = "bundled"
         else:
             status = "passed"

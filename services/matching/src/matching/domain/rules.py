@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cache
 from typing import TypeVar
 
 import numpy as np
@@ -78,9 +79,10 @@ COLLATERAL_SCALE = 100 * 1_000_000
 BUNDLE_RULES: int = Rule.guarantee.bit | Rule.insurance.bit
 
 
+@cache
 def bits(mask: int) -> tuple[Rule, ...]:
-    """The rules of a mask, in rule order."""
-    return tuple(rule for rule in RULES if mask & rule.bit)
+    """The rules of a mask, in rule order (cached: a catalogue has few distinct masks)."""
+    return tuple(rule for rule in RULES if mask & (1 << rule.value))
 
 
 def popcount(mask: int) -> int:

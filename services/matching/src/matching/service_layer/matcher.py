@@ -237,7 +237,8 @@ async def compute(uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID) -
     snapshot = matcher.snapshots[request_id]
     row = await uow.requests.get(request_id)
     assert row is not None
-    matches = [matcher.match_entry(o, request, profile) for o in evaluation.matches()]
+    ranked = evaluation.matches()
+    matches = [matcher.match_entry(o, request, profile) for o in ranked]
     excluded = [
         matcher.miss_entry(o, request, profile)
         for o in evaluation.nearest_misses(matcher.nearest_misses)
@@ -261,7 +262,7 @@ async def compute(uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID) -
             request_version=row.aggregate_version,
         )
         uow.match_sets.add(match_set)
-        await uow.entries.replace(request_id, [o.product_id for o in evaluation.matches()])
+        await uow.entries.replace(request_id, [o.product_id for o in ranked])
         _emit(uow, match_set, events.MatchSetProposed)
         return "proposed"
     if existing.status == "rejected":
@@ -279,13 +280,15 @@ async def compute(uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID) -
     )
     if not material and not content_changed:
         return "unchanged"
+    held_before = {e.get("product_id") for e in existing.matches}
     existing.matches = matches
     existing.excluded = excluded
     existing.excluded_total = total
     existing.catalogue_seq = matcher.seq
     existing.fx_as_of = matcher.fx.as_of
     existing.request_version = row.aggregate_version
-    await uow.entries.replace(request_id, [o.product_id for o in evaluation.matches()])
+    if held_before != {str(o.product_id) for o in ranked}:
+        await uow.entries.replace(request_id, [o.product_id for o in ranked])
     if not material:
         # `computed_at` is when this version was computed, and the queue's order: a refresh in
         # place keeps the set where it stands in the advisors' queue.
@@ -389,13 +392,16 @@ async def affected_by_product(
 ) -> set[UUID]:
     """The open requests whose match set a product change may alter: those holding it, those
     it could now fit, and, for a guarantee or an insurance product, those it could be (or could
-    have been) bundled into."""
+    have been) bundled into: it passes their rules, and they ask for the instrument of a
+    product that needs it."""
     affected = set(await uow.entries.requests_with(product_id))
     if after is not None:
-        screening = matcher.requests.screen(after, today)
+        scope = matcher.products.bundled_into(after) if after.is_bundle_product else None
+        screening = matcher.requests.screen(after, today, scope)
         affected.update(screening.fits)
-        if after.is_bundle_product:
+        if scope is not None:
             affected.update(screening.clean)
     if before is not None and before.is_bundle_product:
-        affected.update(matcher.requests.screen(before, today).clean)
+        scope = matcher.products.bundled_into(before)
+        affected.update(matcher.requests.screen(before, today, scope).clean)
     return {r for r in affected if r in matcher.requests}
