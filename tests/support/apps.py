@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
+from fastapi import FastAPI
 from tasdir.messaging import InProcessBus
 from tasdir.service import ServiceDefinition, ServiceRuntime
 from tasdir.settings import Settings
@@ -21,3 +25,12 @@ async def sqlite_runtime(
     )
     await runtime.migrate()
     return runtime
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` with its lifespan running (the embedded system started)."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
+            yield client

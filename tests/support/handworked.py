@@ -294,10 +294,3 @@ async def settled(
             assert response.status_code == 200, response.text
             return response.json()  # type: ignore[no-any-return]
         await asyncio.sleep(0.1)
-
-
-def encode(values: list[Any]) -> str:
-    """A cursor as the lists encode theirs (to forge odd ones)."""
-    from tasdir.pagination import encode_cursor
-
-    return encode_cursor(values)

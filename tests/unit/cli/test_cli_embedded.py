@@ -7,16 +7,14 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from matching.adapters.orm import ExporterProjection
 from prometheus_client import Gauge
 from sqlmodel import select
+from support.apps import serving
 from support.system import count
 from tasdir.auth import TokenVerifier
 from tasdir.metrics import OUTBOX_LAG, OUTBOX_PARKED, OUTBOX_PENDING
@@ -57,14 +55,6 @@ ICE = "001525678000057"
 
 def bearer(role: str = "exporter", **claims: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {dev_token(SETTINGS, dev_identity(role, **claims))}"}
-
-
-@asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
-            yield client
 
 
 async def eventually_projected(system: EmbeddedSystem, org: str, timeout: float = 10.0) -> None:

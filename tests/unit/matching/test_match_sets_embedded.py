@@ -5,35 +5,27 @@ approved request, and the excluded products paged."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from matching.adapters.orm import MatchSet, ProductProjection
 from sqlmodel import select
 from support import handworked
+from support.apps import serving
 from support.handworked import Catalogue, ok
 from support.infra import eventually
 from support.system import count
 from support.tokens import bearer
 from tasdir.contracts import Envelope
+from tasdir.pagination import encode_cursor
 from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
 from tasdir_cli.embedded import EmbeddedSystem, build_app
 
 SETTINGS = Settings(environment="development", rate_limit_per_minute=0)
-
-
-@asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
-            yield client
 
 
 async def _at_least(runtime: ServiceRuntime[Any], n: int) -> bool:
@@ -287,10 +279,10 @@ async def test_odd_languages_and_cursors_get_a_clear_answer(
         assert response.headers["content-language"] in ("en", "fr")
         assert response.json()["language"] == response.headers["content-language"]
     cursors = [
-        handworked.encode([1, "not-a-uuid"]),
-        handworked.encode(["1", str(catalogue.ids["small"])]),
-        handworked.encode([True, str(catalogue.ids["small"])]),
-        handworked.encode([1]),
+        encode_cursor([1, "not-a-uuid"]),
+        encode_cursor(["1", str(catalogue.ids["small"])]),
+        encode_cursor([True, str(catalogue.ids["small"])]),
+        encode_cursor([1]),
         "\x00",
         "a" * 1001,
     ]
@@ -307,9 +299,7 @@ async def test_odd_languages_and_cursors_get_a_clear_answer(
         assert response.status_code in (404, 422), (request_id, response.text)
         assert response.headers["content-type"] == "application/problem+json"
     # A cursor after the last miss answers an empty page, not an error.
-    last = handworked.encode(
-        [len(handworked.EXCLUDED) + 99, "ffffffff-ffff-ffff-ffff-ffffffffffff"]
-    )
+    last = encode_cursor([len(handworked.EXCLUDED) + 99, "ffffffff-ffff-ffff-ffff-ffffffffffff"])
     response = await world.client.get(
         f"{url}/excluded", params={"cursor": last}, headers=catalogue.exporter
     )

@@ -10,26 +10,17 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-import httpx
 from exporters.adapters.orm import ProviderProjection as ExportersProviders
 from exporters.bootstrap import definition as exporters
-from fastapi import FastAPI
 from matching.adapters.orm import ProviderProjection as MatchingProviders
 from matching.bootstrap import definition as matching
+from support.apps import serving
 from tasdir.contracts import Envelope, events
 from tasdir.messaging import InProcessBus
 from tasdir.messaging.inproc import Chaos
 from tasdir.service import ServiceDefinition, ServiceRuntime
 from tasdir_cli.embedded import EmbeddedSystem, build_app
 from unit.providers.kit import ADMIN, SETTINGS, URL, provider_body
-
-
-@asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
-            yield client
 
 
 async def projected(runtime: ServiceRuntime, model: Any, provider_id: str) -> Any:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, String
+from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -33,4 +34,21 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-__all__ = ["ExactDecimal"]
+class UtcDateTime(TypeDecorator[datetime]):
+    """A point in time, read back aware in UTC on every database: PostgreSQL's
+    `timestamptz` is, SQLite gives back a naive UTC time."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type[datetime]:
+        return datetime  # keyset cursors type their values by it
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+__all__ = ["ExactDecimal", "UtcDateTime"]

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, DateTime, Index, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 from tasdir.db import messaging_tables
+from tasdir.db.types import UtcDateTime
 from tasdir.json_types import JsonObject
 
 
@@ -130,7 +131,7 @@ class MatchSet(MatchingModel, table=True):
     region: str = Field(max_length=64)
     status: str = Field(max_length=20)
     version: int
-    computed_at: datetime = Field(sa_type=DateTime(timezone=True))
+    computed_at: datetime = Field(sa_type=UtcDateTime)
     catalogue_seq: int
     fx_as_of: date
     matches: list[JsonObject] = Field(default_factory=list, sa_type=JSON)

@@ -6,7 +6,7 @@ exporter those of its own organisation, an admin all. Anything else answers 404.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, cast
 from uuid import UUID
 
@@ -76,8 +76,7 @@ class MatchSetPublic(BaseModel):
             region=match_set.region,
             status=match_set.status,
             version=match_set.version,
-            # SQLite gives naive UTC back; PostgreSQL an aware time.
-            computed_at=match_set.computed_at.replace(tzinfo=match_set.computed_at.tzinfo or UTC),
+            computed_at=match_set.computed_at,
             catalogue_seq=match_set.catalogue_seq,
             fx_as_of=match_set.fx_as_of,
             language=lang,
