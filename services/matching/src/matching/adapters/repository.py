@@ -1,23 +1,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from tasdir.db import Repository, VersionedProjection
 from tasdir.pagination import Page, PageParams, paginate
 
 from matching.adapters.orm import (
+    AccessLogEntry,
+    AuditEntry,
     CatalogueState,
     ConsentProjection,
     ExporterProjection,
     MatchEntry,
     MatchSet,
+    Notification,
+    NotificationCursor,
     ProductProjection,
     ProviderProjection,
+    Referral,
+    ReferralStep,
     RequestProjection,
 )
 
@@ -66,6 +74,35 @@ class RequestProjectionRepository(_Changes[RequestProjection]):
 
 class ConsentProjectionRepository(VersionedProjection[ConsentProjection]):
     model = ConsentProjection
+
+    async def holding(self, exporter_id: UUID, provider_id: UUID, now: datetime) -> bool:
+        """Whether the exporter's consent to this provider holds at `now`: granted, and not
+        past its `expires_at` (even before the scheduler marks it expired)."""
+        query = select(ConsentProjection.id).where(
+            ConsentProjection.exporter_id == exporter_id,
+            ConsentProjection.provider_id == provider_id,
+            ConsentProjection.status == "granted",
+            or_(
+                col(ConsentProjection.expires_at).is_(None),
+                col(ConsentProjection.expires_at) > now,
+            ),
+        )
+        return (await self.session.exec(query.limit(1))).first() is not None
+
+    async def lapsed(self, now: datetime, limit: int) -> Sequence[ConsentProjection]:
+        """Granted consents past their `expires_at`, oldest first, locked for the caller."""
+        query = (
+            select(ConsentProjection)
+            .where(
+                ConsentProjection.status == "granted",
+                col(ConsentProjection.expires_at).is_not(None),
+                col(ConsentProjection.expires_at) <= now,
+            )
+            .order_by(col(ConsentProjection.expires_at), col(ConsentProjection.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.exec(query)).all()
 
 
 class CatalogueSeq:
@@ -126,3 +163,160 @@ class MatchSetRepository(Repository[MatchSet]):
             query = query.where(MatchSet.status == status)
         order = (col(MatchSet.computed_at), col(MatchSet.request_id))
         return await paginate(self.session, query, params, order_by=order)
+
+
+class AuditRepository(Repository[AuditEntry]):
+    model = AuditEntry
+
+    async def of_request(self, request_id: UUID) -> Sequence[AuditEntry]:
+        query = (
+            select(AuditEntry)
+            .where(AuditEntry.request_id == request_id)
+            .order_by(col(AuditEntry.at), col(AuditEntry.id))
+        )
+        return (await self.session.exec(query)).all()
+
+
+class ReferralRepository(Repository[Referral]):
+    model = Referral
+
+    async def get_for_update(self, referral_id: UUID) -> Referral | None:
+        query = select(Referral).where(Referral.id == referral_id).with_for_update()
+        return (await self.session.exec(query)).first()
+
+    async def of_request(self, request_id: UUID) -> Sequence[Referral]:
+        query = (
+            select(Referral)
+            .where(Referral.request_id == request_id)
+            .order_by(col(Referral.sent_at), col(Referral.id))
+        )
+        return (await self.session.exec(query)).all()
+
+    async def find(self, request_id: UUID, product_id: UUID) -> Referral | None:
+        query = select(Referral).where(
+            Referral.request_id == request_id, Referral.product_id == product_id
+        )
+        return (await self.session.exec(query)).first()
+
+    async def page(
+        self,
+        params: PageParams,
+        *,
+        provider_id: UUID | None = None,
+        org: str | None = None,
+        regions: Sequence[str] | None = None,
+        request_id: UUID | None = None,
+        status: str | None = None,
+        offers_only: bool = False,
+    ) -> Page[Referral]:
+        """Referrals, oldest first, narrowed to what the caller may see."""
+        query = select(Referral)
+        if provider_id is not None:
+            query = query.where(Referral.provider_id == provider_id)
+        if org is not None:
+            query = query.where(Referral.org == org)
+        if regions is not None:
+            query = query.where(col(Referral.region).in_(regions))
+        if request_id is not None:
+            query = query.where(Referral.request_id == request_id)
+        if status is not None:
+            query = query.where(Referral.status == status)
+        if offers_only:
+            query = query.where(col(Referral.offer_valid_until).is_not(None))
+        order = (col(Referral.sent_at), col(Referral.id))
+        return await paginate(self.session, query, params, order_by=order)
+
+    async def lapsed_offers(self, now: datetime, limit: int) -> Sequence[Referral]:
+        """Undecided offers past their `valid_until`, locked for the caller."""
+        query = (
+            select(Referral)
+            .where(
+                Referral.status == "offer",
+                col(Referral.offer_decision).is_(None),
+                col(Referral.offer_valid_until) <= now,
+            )
+            .order_by(col(Referral.offer_valid_until), col(Referral.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.exec(query)).all()
+
+    async def steps(self, referral_id: UUID) -> Sequence[ReferralStep]:
+        query = (
+            select(ReferralStep)
+            .where(ReferralStep.referral_id == referral_id)
+            .order_by(col(ReferralStep.id))
+        )
+        return (await self.session.exec(query)).all()
+
+    def add_step(self, step: ReferralStep) -> None:
+        self.session.add(step)
+
+
+class AccessLogRepository(Repository[AccessLogEntry]):
+    model = AccessLogEntry
+
+    async def page(
+        self, params: PageParams, *, org: str | None, exporter_id: UUID | None
+    ) -> Page[AccessLogEntry]:
+        """Disclosures, newest first; `org=None` means every organisation (an admin)."""
+        query = select(AccessLogEntry)
+        if org is not None:
+            query = query.where(AccessLogEntry.org == org)
+        if exporter_id is not None:
+            query = query.where(AccessLogEntry.exporter_id == exporter_id)
+        order = (col(AccessLogEntry.id),)
+        return await paginate(self.session, query, params, order_by=order, descending=True)
+
+
+class NotificationRepository(Repository[Notification]):
+    """Stored notifications. `add` is idempotent on its `dedupe_key`."""
+
+    model = Notification
+
+    async def add_once(self, notification: Notification) -> bool:
+        """Insert unless a notification with the same `dedupe_key` exists; whether it did."""
+        table = self.model.__table__
+        values = {
+            "audience": notification.audience,
+            "kind": notification.kind,
+            "data": notification.data,
+            "created_at": notification.created_at,
+            "dedupe_key": notification.dedupe_key,
+        }
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(table).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        result = await self.session.exec(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def after(
+        self, audiences: Sequence[str] | None, last_id: int, limit: int
+    ) -> Sequence[Notification]:
+        """The notifications of these audiences after `last_id`, oldest first;
+        `audiences=None` means every audience (an admin)."""
+        query = select(Notification).where(col(Notification.id) > last_id)
+        if audiences is not None:
+            query = query.where(col(Notification.audience).in_(audiences))
+        query = query.order_by(col(Notification.id)).limit(limit)
+        return (await self.session.exec(query)).all()
+
+    async def page(
+        self, params: PageParams, *, audiences: Sequence[str] | None
+    ) -> Page[Notification]:
+        """Newest first."""
+        query = select(Notification)
+        if audiences is not None:
+            query = query.where(col(Notification.audience).in_(audiences))
+        order = (col(Notification.id),)
+        return await paginate(self.session, query, params, order_by=order, descending=True)
+
+    async def cursor_for_update(self) -> NotificationCursor:
+        query = select(NotificationCursor).where(NotificationCursor.id == 1).with_for_update()
+        row = (await self.session.exec(query)).first()
+        if row is None:
+            row = NotificationCursor(id=1, last_id=0)
+            self.session.add(row)
+        return row

@@ -3,13 +3,17 @@ from __future__ import annotations
 from tasdir.db import UnitOfWork
 
 from matching.adapters.repository import (
+    AccessLogRepository,
+    AuditRepository,
     CatalogueSeq,
     ConsentProjectionRepository,
     ExporterProjectionRepository,
     MatchEntryRepository,
     MatchSetRepository,
+    NotificationRepository,
     ProductProjectionRepository,
     ProviderProjectionRepository,
+    ReferralRepository,
     RequestProjectionRepository,
 )
 
@@ -23,6 +27,10 @@ class MatchingUnitOfWork(UnitOfWork):
     catalogue: CatalogueSeq
     match_sets: MatchSetRepository
     entries: MatchEntryRepository
+    audit: AuditRepository
+    referrals: ReferralRepository
+    access_log: AccessLogRepository
+    notifications: NotificationRepository
 
     def _open_repositories(self) -> None:
         self.exporters = ExporterProjectionRepository(self.session)
@@ -33,3 +41,7 @@ class MatchingUnitOfWork(UnitOfWork):
         self.catalogue = CatalogueSeq(self.session)
         self.match_sets = MatchSetRepository(self.session)
         self.entries = MatchEntryRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self.referrals = ReferralRepository(self.session)
+        self.access_log = AccessLogRepository(self.session)
+        self.notifications = NotificationRepository(self.session)
