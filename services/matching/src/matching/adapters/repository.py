@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import Table, delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -276,7 +276,7 @@ class NotificationRepository(Repository[Notification]):
 
     async def add_once(self, notification: Notification) -> bool:
         """Insert unless a notification with the same `dedupe_key` exists; whether it did."""
-        table = self.model.__table__
+        table: Table = Notification.__table__  # type: ignore[attr-defined]
         values = {
             "audience": notification.audience,
             "kind": notification.kind,
