@@ -4,7 +4,8 @@ with no infrastructure.
 - SQLite (WAL) files in a data folder, one per service, as each service's own database;
 - one in-process bus in place of RabbitMQ, with the same topology;
 - fakeredis in place of Redis (`app.state.redis`);
-- each service's outbox relay and event consumer run as tasks of the app's lifespan.
+- each service's outbox relay, event consumer and background jobs run as tasks of the app's
+  lifespan (the jobs with the fakeredis client).
 
 This module is a composition root: it takes the service definitions from
 `tasdir_cli.services`, so the library itself keeps no dependency on the services.
@@ -25,7 +26,13 @@ from fastapi import FastAPI
 from tasdir.api import create_app, serve_metrics
 from tasdir.messaging.inproc import Chaos, InProcessBus
 from tasdir.messaging.transport import Subscription
-from tasdir.service import AnyServiceDefinition, AnyServiceRuntime, ServiceRuntime
+from tasdir.process import GRACEFUL_SHUTDOWN_SECONDS
+from tasdir.service import (
+    AnyServiceDefinition,
+    AnyServiceRuntime,
+    ServiceRuntime,
+    stop_background,
+)
 from tasdir.settings import Settings, get_settings
 
 from tasdir_cli.devtoken import dev_identity, dev_token
@@ -65,6 +72,7 @@ class EmbeddedSystem:
     redis: FakeAsyncRedis
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     relay_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    job_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
 
     def __getitem__(self, service: str) -> AnyServiceRuntime:
@@ -83,6 +91,7 @@ class EmbeddedSystem:
                 asyncio.create_task(runtime.relay().run(self.stop), name=f"{runtime.name}-relay")
             )
             self.subscriptions.append(await runtime.subscribe())
+            self.job_tasks += runtime.start_background(self.redis, self.stop)
         for seed in seeders:
             await seed(self)
 
@@ -93,6 +102,8 @@ class EmbeddedSystem:
             with contextlib.suppress(Exception):
                 await subscription.cancel()
         self.subscriptions.clear()
+        await stop_background(self.job_tasks)
+        self.job_tasks.clear()
         for outcome in await asyncio.gather(*self.relay_tasks, return_exceptions=True):
             if isinstance(outcome, BaseException) and not isinstance(
                 outcome, asyncio.CancelledError
@@ -198,7 +209,14 @@ async def serve(host: str, port: int, data_dir: Path, settings: Settings) -> Non
         serve_metrics(host, settings.metrics_port)
     # The access log runs inside the request's context, so each line carries its correlation id.
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=True,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
     )
     serving = asyncio.create_task(server.serve())
     # The banner waits until the port is listening, so its URLs answer at once; uvicorn

@@ -3,6 +3,9 @@
 Every process starts before its broker may be up (a reboot, a rolling deploy): the relay and the
 consumer retry their first connection, and the API serves at once, connecting in the
 background, with `/readyz` saying what is still missing.
+
+The consumer process also runs the service's background jobs (`ServiceDefinition.background`),
+with a Redis client of `TASDIR_REDIS_URL`, and stops them on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -23,12 +26,20 @@ from tasdir.api import create_app, redis_client, serve_metrics
 from tasdir.db.migrations import migrate
 from tasdir.messaging.rabbit import RabbitTransport
 from tasdir.observability import configure_logging
-from tasdir.service import AnyServiceDefinition, AnyServiceRuntime, ServiceRuntime
+from tasdir.service import (
+    AnyServiceDefinition,
+    AnyServiceRuntime,
+    ServiceRuntime,
+    stop_background,
+)
 from tasdir.settings import Settings, SettingsError, describe_error, get_settings
 
 log = logging.getLogger(__name__)
 
 PROCESSES = ("api", "consumer", "relay", "migrate")
+# On SIGTERM an API stops taking connections, lets the requests in flight finish for this long,
+# then cancels those still running: a server-sent event stream never finishes by itself.
+GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -98,11 +109,18 @@ async def run_consumer(definition: AnyServiceDefinition, settings: Settings) -> 
     assert isinstance(runtime.transport, RabbitTransport)
     await connect_with_retry(runtime.transport)
     subscription = await runtime.subscribe()
-    log.info("%s consumer started", definition.name)
+    # A service without background jobs opens no Redis connection.
+    redis = redis_client(settings) if definition.background else None
+    jobs = runtime.start_background(redis, stop)
+    log.info("%s consumer started (%d background jobs)", definition.name, len(jobs))
     try:
         await stop.wait()
     finally:
+        stop.set()
         await subscription.cancel()
+        await stop_background(jobs)
+        if redis is not None:
+            await redis.aclose()
         await runtime.transport.close()
         await runtime.dispose()
 
@@ -143,7 +161,14 @@ async def run_api(
     app = api_app(definition, settings)
     # The access log line runs in the request's context, so it carries the correlation id.
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=True,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
     )
     await server.serve()
 
