@@ -38,6 +38,8 @@ CATALOGUE = (
         "matching.provider_response.recorded.v1",
         "matching.offer.decided.v1",
     }
+    # Beyond the design's minimum: the exporter's answer to a provider's question.
+    | {"matching.referral.replied.v1"}
 )
 
 

@@ -43,8 +43,9 @@ TARGETS = {
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 # The Python module of each service, and its name in Kubernetes objects.
 SERVICES = {"exporters": "exporters", "credit_products": "credit-products", "matching": "matching"}
-# Prefixes routed to a service before its routers exist (the API answers 404 there until then).
-RESERVED_PREFIXES = {"/v1/referrals": "matching", "/v1/notifications": "matching"}
+# Prefixes routed to a service before its routers exist (the API answers 404 there until then);
+# none at present.
+RESERVED_PREFIXES: dict[str, str] = {}
 INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
 # What each service's pods may reach, and on which port (DNS aside).
 BACKING_SERVICES = {

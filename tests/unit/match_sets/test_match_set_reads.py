@@ -51,7 +51,15 @@ async def add(runtime: ServiceRuntime, *, region: str, org: str, status: str, mi
                 computed_at=START + timedelta(minutes=minute),
                 catalogue_seq=7,
                 fx_as_of=date(2025, 1, 31),
-                matches=[{"product_id": str(uuid4()), "tier": "eligible", "score": 81.5}],
+                matches=[
+                    {
+                        "product_id": str(uuid4()),
+                        "product_version": 1,
+                        "provider_id": str(uuid4()),
+                        "tier": "eligible",
+                        "score": 81.5,
+                    }
+                ],
                 excluded=[{"product_id": str(uuid4()), "reasons": ["amount_range"]}] * 60,
                 excluded_total=60,
             )

@@ -59,8 +59,12 @@ def test_each_catalogue_event_reaches_its_design_consumers() -> None:
         "exporters.consent.revoked.v1": {"matching"},
         "credit_products.provider.registered.v1": {"matching", "exporters"},
         "credit_products.product.published.v1": {"matching"},
-        "matching.match_set.proposed.v1": {"exporters"},
-        "matching.offer.decided.v1": {"exporters"},
+        # Matching takes its own deal-flow events too: a review sends the referrals, and
+        # each step notifies its parties.
+        "matching.match_set.proposed.v1": {"exporters", "matching"},
+        "matching.review.completed.v1": {"exporters", "matching"},
+        "matching.referral.replied.v1": {"exporters", "matching"},
+        "matching.offer.decided.v1": {"exporters", "matching"},
     }
     for event_type, expected in consumers.items():
         assert event_type in registry

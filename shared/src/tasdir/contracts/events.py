@@ -312,6 +312,13 @@ class ProviderResponse(FrozenModel):
     recorded_at: datetime
 
 
+class ExporterReply(FrozenModel):
+    """The exporter's answer to a provider's question (`info_requested`)."""
+
+    message: str
+    replied_at: datetime
+
+
 class ReferralSnapshot(IntegrationEvent):
     id: UUID
     request_id: UUID
@@ -326,6 +333,7 @@ class ReferralSnapshot(IntegrationEvent):
     response: ProviderResponse | None = None
     offer_decision: Literal["accepted", "declined", "expired"] | None = None
     decided_at: datetime | None = None
+    reply: ExporterReply | None = None
 
 
 @registry.register("matching.referral.sent.v1")
@@ -341,3 +349,8 @@ class ProviderResponseRecorded(ReferralSnapshot):
 @registry.register("matching.offer.decided.v1")
 class OfferDecided(ReferralSnapshot):
     pass
+
+
+@registry.register("matching.referral.replied.v1")
+class ReferralReplied(ReferralSnapshot):
+    """The exporter answered the provider's question; `reply` holds the answer."""

@@ -59,9 +59,11 @@ TOPOLOGY: tuple[ServiceQueue, ...] = (
     # credit_products consumes no event yet; its queue exists so the topology is uniform.
     ServiceQueue("credit_products", bindings=()),
     # Matching applies catalogue and request events in order: one active consumer at a time.
+    # It also takes its own deal-flow events: a review sends the referrals, and every step of
+    # the deal notifies its parties.
     ServiceQueue(
         "matching",
-        bindings=("exporters.#", "credit_products.#"),
+        bindings=("exporters.#", "credit_products.#", "matching.#"),
         single_active_consumer=True,
     ),
 )

@@ -107,4 +107,5 @@ HANDLERS: dict[str, EventHandler[ExportersUnitOfWork]] = {
     events.ReferralSent.event_type: on_referral,
     events.ProviderResponseRecorded.event_type: on_referral,
     events.OfferDecided.event_type: on_referral,
+    events.ReferralReplied.event_type: on_referral,
 }

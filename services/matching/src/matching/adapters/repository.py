@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
-from sqlalchemy import Table, delete, or_, update
+from sqlalchemy import Table, delete, func, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -312,6 +312,27 @@ class NotificationRepository(Repository[Notification]):
             query = query.where(col(Notification.audience).in_(audiences))
         order = (col(Notification.id),)
         return await paginate(self.session, query, params, order_by=order, descending=True)
+
+    async def settled_up_to(self, *, lock_timeout_ms: int = 200) -> int:
+        """The newest notification id such that every id up to it is committed or gone for
+        good: a stream that has sent it may move past it without ever missing one.
+
+        On PostgreSQL ids are handed out in one order and committed in another, so the newest
+        visible id is not enough: `LOCK TABLE ... IN SHARE MODE` waits (at most
+        `lock_timeout_ms`, then raises) until no transaction that inserted a notification is
+        still open; the caller commits at once to let the writers go on. SQLite writes one
+        transaction at a time, so its newest id is settled already."""
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'"))
+            await connection.execute(text("LOCK TABLE notification IN SHARE MODE"))
+        newest = (await self.session.exec(select(func.max(col(Notification.id))))).one()
+        return int(newest or 0)
+
+    async def published_up_to(self) -> int:
+        """The last notification id the dispatcher published (every id up to it is settled)."""
+        row = await self.session.get(NotificationCursor, 1)
+        return 0 if row is None else row.last_id
 
     async def cursor_for_update(self) -> NotificationCursor:
         query = select(NotificationCursor).where(NotificationCursor.id == 1).with_for_update()

@@ -1,7 +1,10 @@
-"""`/v1/match-sets`: the advisors' review queue and each request's match set.
+"""`/v1/match-sets`: the advisors' review queue, each request's match set, and its review.
 
 Who sees what (docs/security.md): an advisor the match sets of its own regions, an
-exporter those of its own organisation, an admin all. Anything else answers 404.
+exporter those of its own organisation, an admin all. Anything else answers 404. The first time
+an advisor opens a proposed set it moves to `in_review`; the review approves some or all of its
+matches (the referrals follow) or rejects them with a note, and the audit trail keeps who did
+what, and when.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from typing import Annotated, Any, Literal, cast
 from uuid import UUID
 
 from fastapi import Header, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Integer, Uuid
 from sqlalchemy import column as sql_column
 from tasdir.auth import Principal
 from tasdir.contracts.base import utcnow
+from tasdir.domain import Violations
 from tasdir.errors import NotFound
 from tasdir.json_types import JsonObject, JsonValue
 from tasdir.pagination import Page, PageParamsDep, decode_cursor, encode_cursor
@@ -23,10 +27,11 @@ from tasdir.reference import Lang, pick_language
 from tasdir.reference.codes import RegionCode
 from tasdir.routing import service_router
 
-from matching.adapters.orm import MatchSet
+from matching.adapters.orm import AuditEntry, MatchSet
 from matching.config import get_matching_settings
-from matching.deps import Reader, Reviewer, UoW
+from matching.deps import Idempotent, Reader, Reviewer, UoW
 from matching.domain import explain
+from matching.service_layer import deals
 from matching.service_layer.matcher import matcher_for
 
 router = service_router(prefix="/v1/match-sets", tags=["match-sets"])
@@ -53,6 +58,34 @@ def _localised(entry: JsonObject, lang: str) -> JsonObject:
     return {**entry, "reasons": list[JsonValue](explain.rendered(stored, lang))}
 
 
+class AuditPublic(BaseModel):
+    """One step of a set's audit trail: who opened, approved or rejected it, and when. The
+    reviewer's identity is shown to advisors and admins only."""
+
+    id: UUID
+    action: Literal["opened", "approved", "rejected"]
+    actor: str | None
+    actor_role: str
+    match_set_version: int
+    product_ids: list[UUID]
+    note: str | None
+    at: datetime
+
+    @classmethod
+    def of(cls, entry: AuditEntry, principal: Principal) -> AuditPublic:
+        staff = principal.role in ("advisor", "admin")
+        return cls(
+            id=entry.id,
+            action=cast(Literal["opened", "approved", "rejected"], entry.action),
+            actor=entry.actor if staff else None,
+            actor_role=entry.actor_role,
+            match_set_version=entry.match_set_version,
+            product_ids=[UUID(p) for p in entry.product_ids],
+            note=entry.note,
+            at=entry.at,
+        )
+
+
 class MatchSetPublic(BaseModel):
     request_id: UUID
     exporter_id: UUID
@@ -66,9 +99,17 @@ class MatchSetPublic(BaseModel):
     matches: list[dict[str, Any]]
     excluded: list[dict[str, Any]]
     excluded_total: int
+    audit: list[AuditPublic] | None = Field(
+        default=None, description="The audit trail, oldest first (on a single set's read)."
+    )
 
     @classmethod
-    def of(cls, match_set: MatchSet, lang: str = "en") -> MatchSetPublic:
+    def of(
+        cls,
+        match_set: MatchSet,
+        lang: str = "en",
+        audit: list[AuditPublic] | None = None,
+    ) -> MatchSetPublic:
         nearest = get_matching_settings().nearest_misses
         return cls(
             request_id=match_set.request_id,
@@ -83,6 +124,7 @@ class MatchSetPublic(BaseModel):
             matches=[_localised(m, lang) for m in match_set.matches],
             excluded=[_localised(m, lang) for m in match_set.excluded[:nearest]],
             excluded_total=match_set.excluded_total,
+            audit=audit,
         )
 
 
@@ -102,14 +144,6 @@ def _language(response: Response, accept_language: str | None) -> str:
     response.headers["Content-Language"] = lang
     response.headers["Vary"] = "Accept-Language"
     return lang
-
-
-def visible(principal: Principal, match_set: MatchSet) -> bool:
-    if principal.role == "admin":
-        return True
-    if principal.role == "advisor":
-        return match_set.region in principal.regions
-    return principal.role == "exporter" and match_set.org == principal.org
 
 
 @router.get("", response_model=Page[MatchSetPublic])
@@ -137,7 +171,7 @@ async def review_queue(
 
 async def _visible_set(request_id: UUID, principal: Principal, uow: UoW) -> MatchSet:
     found = await uow.match_sets.get(request_id)
-    if found is None or not visible(principal, found):
+    if found is None or not deals.sees_set(principal, found):
         raise NotFound("no match set for this request")
     return found
 
@@ -151,9 +185,82 @@ async def match_set(
     accept_language: AcceptLanguage = None,
 ) -> MatchSetPublic:
     """A request's match set: the matches ranked, with their bundles, all-in cost, score and
-    reasons, and the nearest misses with theirs, in the language of `Accept-Language`."""
+    reasons, the nearest misses with theirs, in the language of `Accept-Language`, and the
+    audit trail. The first time an advisor of its region opens a proposed set, it moves to
+    `in_review`."""
     found = await _visible_set(request_id, principal, uow)
-    return MatchSetPublic.of(found, _language(response, accept_language))
+    if await deals.open_set(uow, request_id, principal, utcnow()):
+        await uow.commit()
+        found = await _visible_set(request_id, principal, uow)
+    return await _public(uow, found, principal, _language(response, accept_language))
+
+
+async def _public(uow: UoW, found: MatchSet, principal: Principal, lang: str) -> MatchSetPublic:
+    trail = [AuditPublic.of(e, principal) for e in await uow.audit.of_request(found.request_id)]
+    return MatchSetPublic.of(found, lang, trail)
+
+
+class ReviewBody(BaseModel):
+    """`approve` some matches (`product_ids`), or all those not yet approved (no
+    `product_ids`); or `reject` them all, saying why in `note`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    product_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The set's version the advisor reviewed: 409 if it has moved since.",
+    )
+
+
+@router.post(
+    "/{request_id}/review",
+    response_model=MatchSetPublic,
+    dependencies=[Idempotent],
+    responses={
+        404: {"description": "No such match set, or not in the advisor's regions."},
+        409: {
+            "description": "Reviewed already (`already-reviewed`, `already-referred`, "
+            "`nothing-to-approve`), a request that is closed (`request-closed`), or a set that "
+            "moved since `version` (`stale-match-set`)."
+        },
+        422: {"description": "A product that is not a match of the set, or a bad note."},
+    },
+)
+async def review_match_set(
+    request_id: UUID,
+    body: ReviewBody,
+    principal: Reviewer,
+    uow: UoW,
+    response: Response,
+    accept_language: AcceptLanguage = None,
+) -> MatchSetPublic:
+    """Approve some or all matches (a referral goes to each product's provider), or reject
+    them with a note. A set approved already takes a further approval of its new fits."""
+    broken = Violations(kind="invalid-review")
+    note = deals.clean_note(broken, body.note)
+    if body.decision == "reject":
+        broken.check(note is not None, "note", "a rejection says why")
+        broken.check(body.product_ids is None, "product_ids", "a rejection names no product")
+    broken.raise_if_any()
+    if body.product_ids is not None and len(set(body.product_ids)) != len(body.product_ids):
+        broken.add("product_ids", "names a product twice")
+        broken.raise_if_any()
+    command = deals.Review(
+        request_id=request_id,
+        decision=body.decision,
+        product_ids=None if body.product_ids is None else tuple(body.product_ids),
+        note=note,
+        version=body.version,
+    )
+    match_set, _entry = await deals.review(uow, command, principal, utcnow())
+    lang = _language(response, accept_language)
+    public = await _public(uow, match_set, principal, lang)
+    await uow.commit(public)
+    return public
 
 
 @router.get("/{request_id}/excluded", response_model=ExcludedPage)

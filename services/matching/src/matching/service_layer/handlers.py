@@ -11,6 +11,10 @@ alter (docs/matching.md):
   (and, for a guarantee or insurance product, those it could be bundled into);
 - a provider changed: the same, for each of its products;
 - an exporter's profile changed: that exporter's open requests.
+
+Matching also takes its own deal-flow events: `review.completed` sends the referrals (one per
+approved product, never twice), and each step notifies its parties (`notifications`), once per
+event whatever the redeliveries.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from uuid import UUID
 
 from tasdir.contracts import Envelope, events
 from tasdir.contracts.base import utcnow
+from tasdir.json_types import JsonObject
 from tasdir.messaging.consumer import EventHandler
 
 from matching.domain.facts import Product
+from matching.service_layer import deals, notifications
 from matching.service_layer.matcher import (
     Matcher,
     affected_by_product,
@@ -124,7 +130,107 @@ async def project_request(
 async def project_consent(
     envelope: Envelope, event: events.ConsentSnapshot, uow: MatchingUnitOfWork
 ) -> None:
-    await uow.consents.apply_event(envelope, event)
+    if not await uow.consents.apply_event(envelope, event):
+        return
+    kind = "consent.granted" if event.status == "granted" else "consent.revoked"
+    await notifications.notify(
+        uow,
+        [notifications.provider_audience(event.provider_id)],
+        kind,
+        {"exporter_id": str(event.exporter_id), "provider_id": str(event.provider_id)},
+        cause=str(envelope.event_id),
+        now=utcnow(),
+    )
+
+
+# ---- the deal flow: matching's own events send the referrals and notify the parties
+
+
+async def on_match_set(
+    envelope: Envelope, event: events.MatchSetSnapshot, uow: MatchingUnitOfWork
+) -> None:
+    data: JsonObject = {"request_id": str(event.request_id), "version": event.version}
+    now = utcnow()
+    if isinstance(event, events.MatchSetProposed):
+        await notifications.notify(
+            uow,
+            [notifications.region_audience(event.region)],
+            "match_set.proposed",
+            data,
+            cause=str(envelope.event_id),
+            now=now,
+        )
+        await notifications.notify(
+            uow,
+            [notifications.org_audience(event.org)],
+            "match_set.ready",
+            data,
+            cause=str(envelope.event_id),
+            now=now,
+        )
+    elif event.status == "approved" and any(m.new_since_review for m in event.matches):
+        # One notice per version: a status change re-sends the same version's fits.
+        await notifications.notify(
+            uow,
+            [notifications.region_audience(event.region)],
+            "match_set.new_fits",
+            data,
+            cause=f"new-fits:{event.request_id}:v{event.version}",
+            now=now,
+        )
+
+
+async def on_review(
+    envelope: Envelope, event: events.ReviewCompleted, uow: MatchingUnitOfWork
+) -> None:
+    now = utcnow()
+    data: JsonObject = {"request_id": str(event.request_id), "review_id": str(event.id)}
+    if event.decision == "reject":
+        data["note"] = event.note
+        kind = "review.rejected"
+    else:
+        sent = await deals.send_referrals(uow, event, now)
+        log.info("review %s sent %d referral(s)", event.id, len(sent))
+        data["product_ids"] = [str(p) for p in event.product_ids]
+        kind = "review.approved"
+    await notifications.notify(
+        uow,
+        [notifications.org_audience(event.org)],
+        kind,
+        data,
+        cause=str(envelope.event_id),
+        now=now,
+    )
+
+
+async def on_referral(
+    envelope: Envelope, event: events.ReferralSnapshot, uow: MatchingUnitOfWork
+) -> None:
+    data: JsonObject = {
+        "referral_id": str(event.id),
+        "request_id": str(event.request_id),
+        "provider_id": str(event.provider_id),
+        "product_id": str(event.product_id),
+        "status": event.status,
+    }
+    provider = [notifications.provider_audience(event.provider_id)]
+    exporter = [notifications.org_audience(event.org)]
+    if isinstance(event, events.ReferralSent):
+        told, kind = provider, "referral.received"
+    elif isinstance(event, events.ProviderResponseRecorded):
+        told, kind = exporter, "referral.answered"
+        if event.response is not None:
+            data["message"] = event.response.message
+    elif isinstance(event, events.ReferralReplied):
+        told, kind = provider, "referral.replied"
+    elif isinstance(event, events.OfferDecided) and event.offer_decision is not None:
+        data["decision"] = event.offer_decision
+        told, kind = provider, f"offer.{event.offer_decision}"
+        if event.offer_decision == "expired":
+            told = provider + exporter
+    else:
+        return
+    await notifications.notify(uow, told, kind, data, cause=str(envelope.event_id), now=utcnow())
 
 
 HANDLERS: dict[str, EventHandler[MatchingUnitOfWork]] = {
@@ -141,4 +247,11 @@ HANDLERS: dict[str, EventHandler[MatchingUnitOfWork]] = {
     events.FinancingRequestClosed.event_type: project_request,
     events.ConsentGranted.event_type: project_consent,
     events.ConsentRevoked.event_type: project_consent,
+    events.MatchSetProposed.event_type: on_match_set,
+    events.MatchSetUpdated.event_type: on_match_set,
+    events.ReviewCompleted.event_type: on_review,
+    events.ReferralSent.event_type: on_referral,
+    events.ProviderResponseRecorded.event_type: on_referral,
+    events.ReferralReplied.event_type: on_referral,
+    events.OfferDecided.event_type: on_referral,
 }

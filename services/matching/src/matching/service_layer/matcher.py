@@ -260,10 +260,11 @@ async def compute(uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID) -
             excluded=excluded,
             excluded_total=total,
             request_version=row.aggregate_version,
+            event_version=0,
         )
         uow.match_sets.add(match_set)
         await uow.entries.replace(request_id, [o.product_id for o in ranked])
-        _emit(uow, match_set, events.MatchSetProposed)
+        emit_match_set(uow, match_set, events.MatchSetProposed)
         return "proposed"
     if existing.status == "rejected":
         return "skipped"
@@ -297,7 +298,7 @@ async def compute(uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID) -
     existing.computed_at = now
     existing.version += 1
     uow.match_sets.add(existing)
-    _emit(uow, existing, events.MatchSetUpdated)
+    emit_match_set(uow, existing, events.MatchSetUpdated)
     return "updated"
 
 
@@ -326,15 +327,18 @@ async def _append_new_fits(
     uow.match_sets.add(frozen)
     ids = [UUID(str(e.get("product_id"))) for e in frozen.matches]
     await uow.entries.replace(frozen.request_id, ids)
-    _emit(uow, frozen, events.MatchSetUpdated)
+    emit_match_set(uow, frozen, events.MatchSetUpdated)
     return "updated"
 
 
-def _emit(
+def emit_match_set(
     uow: MatchingUnitOfWork,
     match_set: MatchSet,
     kind: type[events.MatchSetProposed] | type[events.MatchSetUpdated],
 ) -> None:
+    """Write the set's snapshot event; its envelope's `aggregate_version` counts the set's
+    events (`event_version`), of which a status change is one too."""
+    match_set.event_version += 1
     event = kind(
         request_id=match_set.request_id,
         exporter_id=match_set.exporter_id,
@@ -348,7 +352,9 @@ def _emit(
         matches=tuple(_match_snapshot(m) for m in match_set.matches),
         excluded_total=match_set.excluded_total,
     )
-    uow.outbox.add(event, aggregate_id=match_set.request_id, aggregate_version=match_set.version)
+    uow.outbox.add(
+        event, aggregate_id=match_set.request_id, aggregate_version=match_set.event_version
+    )
 
 
 def _match_snapshot(entry: JsonObject) -> events.MatchSnapshot:
