@@ -376,9 +376,16 @@ async def _own_referral(
 
 
 async def _request_open(uow: MatchingUnitOfWork, referral: Referral) -> None:
+    """A 409 once the request is withdrawn or closed: by the exporters service, or here, by an
+    accepted offer whose `closed` has not come back yet."""
     request = await uow.requests.get(referral.request_id)
     if request is not None and request.status in ("closed", "withdrawn"):
         raise Conflict(f"the request is {request.status}", kind="request-closed")
+    for other in await uow.referrals.of_request(referral.request_id):
+        if other.id != referral.id and other.offer_decision == "accepted":
+            raise Conflict(
+                "the exporter accepted another offer for this request", kind="request-closed"
+            )
 
 
 # ---------------------------------------------------------------- provider answers
@@ -609,12 +616,6 @@ async def decide_offer(
     if referral.offer_valid_until is None or referral.offer_valid_until <= now:
         raise Conflict("the offer has expired", kind="offer-expired")
     await _request_open(uow, referral)
-    if decision == "accepted":
-        for other in await uow.referrals.of_request(referral.request_id):
-            if other.id != referral.id and other.offer_decision == "accepted":
-                raise Conflict(
-                    "another offer of this request is accepted already", kind="request-closed"
-                )
     _decide(uow, referral, decision, principal.sub, principal.role, now)
     return referral
 

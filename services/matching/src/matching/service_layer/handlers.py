@@ -138,12 +138,18 @@ async def project_consent(
         [notifications.provider_audience(event.provider_id)],
         kind,
         {"exporter_id": str(event.exporter_id), "provider_id": str(event.provider_id)},
-        cause=str(envelope.event_id),
+        cause=_cause(envelope),
         now=utcnow(),
     )
 
 
 # ---- the deal flow: matching's own events send the referrals and notify the parties
+
+
+def _cause(envelope: Envelope) -> str:
+    """What a notification is about: the aggregate's event it comes from. A redelivery, or the
+    same event wrapped again (a republish), names the same cause, so it notifies nobody twice."""
+    return f"{envelope.type}:{envelope.aggregate_id}:{envelope.aggregate_version}"
 
 
 async def on_match_set(
@@ -157,7 +163,7 @@ async def on_match_set(
             [notifications.region_audience(event.region)],
             "match_set.proposed",
             data,
-            cause=str(envelope.event_id),
+            cause=_cause(envelope),
             now=now,
         )
         await notifications.notify(
@@ -165,7 +171,7 @@ async def on_match_set(
             [notifications.org_audience(event.org)],
             "match_set.ready",
             data,
-            cause=str(envelope.event_id),
+            cause=_cause(envelope),
             now=now,
         )
     elif event.status == "approved" and any(m.new_since_review for m in event.matches):
@@ -198,7 +204,7 @@ async def on_review(
         [notifications.org_audience(event.org)],
         kind,
         data,
-        cause=str(envelope.event_id),
+        cause=_cause(envelope),
         now=now,
     )
 
@@ -230,7 +236,7 @@ async def on_referral(
             told = provider + exporter
     else:
         return
-    await notifications.notify(uow, told, kind, data, cause=str(envelope.event_id), now=utcnow())
+    await notifications.notify(uow, told, kind, data, cause=_cause(envelope), now=utcnow())
 
 
 HANDLERS: dict[str, EventHandler[MatchingUnitOfWork]] = {

@@ -13,6 +13,7 @@ one (`Last-Event-ID`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
@@ -86,10 +87,15 @@ async def notify(
             kind=kind,
             data=data,
             created_at=now,
-            dedupe_key=f"{cause}:{audience}"[:200],
+            dedupe_key=_key(cause, audience),
         )
         added += await uow.notifications.add_once(row)
     return added
+
+
+def _key(cause: str, audience: str) -> str:
+    key = f"{cause}:{audience}"
+    return key if len(key) <= 200 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def message(kind: str) -> str:
