@@ -378,6 +378,8 @@ async def _own_referral(
 async def _request_open(uow: MatchingUnitOfWork, referral: Referral) -> None:
     """A 409 once the request is withdrawn or closed: by the exporters service, or here, by an
     accepted offer whose `closed` has not come back yet."""
+    # The set's row serialises the changes of one request's deal (two offers accepted at once).
+    await uow.match_sets.get_for_update(referral.request_id)
     request = await uow.requests.get(referral.request_id)
     if request is not None and request.status in ("closed", "withdrawn"):
         raise Conflict(f"the request is {request.status}", kind="request-closed")
