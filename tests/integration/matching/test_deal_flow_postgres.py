@@ -55,7 +55,7 @@ class Deal:
     async def outbox(self, event_type: str) -> list[Envelope]:
         table = self.system["matching"].tables.outbox
         async with self.system["matching"].sessions() as session:
-            query = select(table).where(table.event_type == event_type)  # type: ignore[arg-type]
+            query = select(table).where(table.event_type == event_type)
             rows = (await session.exec(query)).all()
         return [Envelope.model_validate_json(row.body) for row in rows]
 
