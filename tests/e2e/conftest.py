@@ -1,13 +1,17 @@
-"""The `start` fixture: processes the test starts, all stopped afterwards, even on failure."""
+"""The `start` fixture: processes the test starts, all stopped afterwards, even on failure; and
+`own_infrastructure`, a stack's own vhost, databases and Redis prefix."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from e2e.processes import ROOT, Started
+from support import infra
+from tasdir_cli.services import SERVICES
 
 
 @pytest.fixture
@@ -34,3 +38,25 @@ def start(tmp_path: Path) -> Iterator[object]:
     yield run
     for handle in started:
         handle.kill_group()
+
+
+@pytest.fixture
+async def own_infrastructure() -> AsyncIterator[dict[str, str]]:
+    """A vhost, a database prefix and a Redis prefix of this test's own; removed afterwards."""
+    redis = urlsplit(infra.REDIS_URL)
+    infra.require("Redis", redis.hostname or "127.0.0.1", redis.port or 6379)
+    infra.require("PostgreSQL", "127.0.0.1", 5432)
+    vhost, amqp_url = infra.create_vhost()
+    prefix = f"{infra.unique_name('stack')}_"
+    try:
+        yield {
+            "TASDIR_AMQP_URL": amqp_url,
+            "TASDIR_REDIS_URL": infra.REDIS_URL,
+            "TASDIR_REDIS_PREFIX": f"{prefix}:",
+            "TASDIR_POSTGRES_URL": infra.PG_URL,
+            "TASDIR_DATABASE_PREFIX": prefix,
+        }
+    finally:
+        for service in SERVICES:
+            await infra.drop_database(f"{prefix}{service}")
+        infra.delete_vhost(vhost)

@@ -11,9 +11,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
 from uuid import uuid4
 
 import asyncpg
@@ -26,28 +24,6 @@ from tasdir_cli.devtoken import dev_identity, dev_token
 from tasdir_cli.services import SERVICES
 
 STARTED = re.compile(r"^stack \| (\w+)\.(\w+) started \(pid (\d+)\)$", re.MULTILINE)
-
-
-@pytest.fixture
-async def own_infrastructure() -> AsyncIterator[dict[str, str]]:
-    """A vhost, a database prefix and a Redis prefix of this test's own; removed afterwards."""
-    redis = urlsplit(infra.REDIS_URL)
-    infra.require("Redis", redis.hostname or "127.0.0.1", redis.port or 6379)
-    infra.require("PostgreSQL", "127.0.0.1", 5432)
-    vhost, amqp_url = infra.create_vhost()
-    prefix = f"{infra.unique_name('stack')}_"
-    try:
-        yield {
-            "TASDIR_AMQP_URL": amqp_url,
-            "TASDIR_REDIS_URL": infra.REDIS_URL,
-            "TASDIR_REDIS_PREFIX": f"{prefix}:",
-            "TASDIR_POSTGRES_URL": infra.PG_URL,
-            "TASDIR_DATABASE_PREFIX": prefix,
-        }
-    finally:
-        for service in SERVICES:
-            await infra.drop_database(f"{prefix}{service}")
-        infra.delete_vhost(vhost)
 
 
 def log_lines(path: Path) -> list[dict[str, object]]:
