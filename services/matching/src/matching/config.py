@@ -35,6 +35,15 @@ class MatchingSettings(BaseSettings):
     priority_blocs: str = "afcfta"
     # How many excluded products a match set keeps, nearest first.
     nearest_misses: int = Field(default=50, ge=0, le=1000)
+    # Notifications (docs/notifications.md). A stream sends a heartbeat comment this often and
+    # looks at the database for anything it missed at each one.
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    # How long a stream ticket may wait for its stream to open (it is used once).
+    stream_ticket_ttl_seconds: int = Field(default=60, ge=1, le=3600)
+    # How often the dispatcher tells the streams, through Redis, of new notifications.
+    dispatch_interval_seconds: float = Field(default=0.5, gt=0, le=60)
+    # How often the scheduler expires lapsed offers and consents.
+    scheduler_interval_seconds: float = Field(default=30.0, gt=0, le=86_400)
 
     @field_validator("priority_blocs")
     @classmethod
