@@ -92,12 +92,14 @@ class IdempotentRequest:
     response_model: Any  # the route's response model, which renders the use case's result
 
     def render(self, result: object) -> str:
-        """The answer the route gives for `result`: by its response model's `of(aggregate)`,
-        the API models' way to present an aggregate, else by validating the result's
-        attributes."""
+        """The answer the route gives for `result`: the result itself if it is an instance of
+        the response model; else by the response model's `of(aggregate)`, the API models' way
+        to present an aggregate; else by validating the result's attributes."""
         adapter: TypeAdapter[Any] = TypeAdapter(self.response_model)
         present = getattr(self.response_model, "of", None)
-        if callable(present):
+        if isinstance(self.response_model, type) and isinstance(result, self.response_model):
+            answer = result  # the route built its answer already
+        elif callable(present):
             answer = present(result)
         else:
             answer = adapter.validate_python(result, from_attributes=True)

@@ -152,7 +152,10 @@ def test_the_status_only_moves_down_the_table(arrivals: list[str]) -> None:
 def test_declined_needs_every_referral_the_approval_made() -> None:
     request = submitted()
     assert request.all_declined(5) is False  # the approval is not known yet
-    request.expect_referrals(2)
-    assert (request.all_declined(1), request.all_declined(2)) == (False, True)
     request.expect_referrals(0)
     assert request.all_declined(0) is False  # an approval of nothing declines nothing
+    request.expect_referrals(2)
+    assert (request.all_declined(1), request.all_declined(2)) == (False, True)
+    # A further approval (the set's new fits) adds its referrals to those expected.
+    request.expect_referrals(1)
+    assert (request.all_declined(2), request.all_declined(3)) == (False, True)

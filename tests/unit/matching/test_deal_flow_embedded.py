@@ -14,6 +14,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+from exporters.adapters.orm import ReferralProjection
 from matching.adapters.orm import Notification, ProductProjection, Referral
 from matching.service_layer import deals, handlers
 from sqlalchemy import func
@@ -232,7 +233,7 @@ async def test_a_request_goes_from_matches_to_a_closed_deal(deal: Deal) -> None:
     # Side by side: the all-in cost spreads the fees over the tenor.
     offers = ok(await client.get("/v1/referrals/offers", headers=deal.exporter))["items"]
     assert [o["referral_id"] for o in offers] == [referral["id"]]
-    assert offers[0]["offer"]["all_in_cost_pct"] == round(5.25 + 0.5 * 365 / 180, 4)
+    assert offers[0]["offer"]["all_in_cost_pct"] == 6.26  # 5.25 + 0.5 x 365 / 180, 2 decimals
     assert offers[0]["offer"]["expired"] is False
 
     accepted = ok(await client.post(f"{url}/offer/accept", headers=deal.exporter))
@@ -556,3 +557,86 @@ async def test_notifications_count_once_per_event(deal: Deal) -> None:
         keys = (await session.exec(select(Notification.dedupe_key))).all()
         total = (await session.exec(select(func.count(col(Notification.id))))).one()
     assert len(set(keys)) == len(keys) == total
+
+
+async def test_after_a_declined_or_lapsed_offer_the_provider_may_offer_again_or_decline(
+    deal: Deal,
+) -> None:
+    client = deal.client
+    await deal.approve("eligible")
+    (referral,) = await deal.referred(1)
+    url = f"/v1/referrals/{referral['id']}"
+    offer = {"status": "offer", "terms": offer_terms()}
+    ok(await client.post(f"{url}/response", json=offer, headers=deal.bank))
+    declined = ok(await client.post(f"{url}/offer/decline", headers=deal.exporter))
+    assert declined["offer"]["decision"] == "declined"
+    again = await client.post(f"{url}/offer/decline", headers=deal.exporter)
+    assert again.status_code == 409 and again.json()["type"].endswith("no-open-offer")
+    better = {"status": "offer", "terms": {**offer_terms(), "rate_pct": 4.5}}
+    renewed = ok(await client.post(f"{url}/response", json=better, headers=deal.bank))
+    assert renewed["offer"]["decision"] is None and renewed["offer"]["rate_pct"] == 4.5
+    await deal.set_offer_validity(referral["id"], datetime.now(UTC) - timedelta(minutes=1))
+    async with deal.matching.uow() as uow:
+        assert (await deals.expire_due(uow, datetime.now(UTC)))["offers"] == 1
+        await uow.commit()
+    lapsed = await client.post(f"{url}/offer/accept", headers=deal.exporter)
+    assert lapsed.status_code == 409 and lapsed.json()["type"].endswith("offer-expired")
+    closing = {"status": "declined", "reason_code": "capacity"}
+    assert ok(await client.post(f"{url}/response", json=closing, headers=deal.bank))["status"] == (
+        "declined"
+    )
+    await eventually(lambda: _status_is(deal, "declined"), timeout=20)
+
+
+async def test_a_time_without_a_zone_is_a_422_not_a_500(deal: Deal) -> None:
+    await deal.approve("eligible")
+    (referral,) = await deal.referred(1)
+    url = f"/v1/referrals/{referral['id']}/response"
+    for naive in ("2030-01-31T18:00:00", "2030-01-31"):
+        body = {"status": "offer", "terms": {**offer_terms(), "valid_until": naive}}
+        response = await deal.client.post(url, json=body, headers=deal.bank)
+        assert response.status_code == 422, response.text
+        assert "valid_until" in response.text
+
+
+async def test_a_replayed_review_answers_as_the_first(deal: Deal) -> None:
+    headers = {**ADVISOR, "Idempotency-Key": "review-once", "Accept-Language": "fr"}
+    body = {"decision": "approve", "product_ids": [deal.catalogue.ids["eligible"]]}
+    first = await deal.client.post(f"{deal.set_url}/review", json=body, headers=headers)
+    replay = await deal.client.post(f"{deal.set_url}/review", json=body, headers=headers)
+    assert first.status_code == replay.status_code == 200
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert replay.json() == first.json()
+    assert replay.json()["audit"][-1]["action"] == "approved"
+    assert replay.json()["language"] == "fr"
+
+
+async def test_a_request_approved_twice_is_declined_only_when_every_referral_is(
+    deal: Deal,
+) -> None:
+    await deal.approve("eligible")
+    (first,) = await deal.referred(1)
+    await deal.approve("bundled")
+    referrals = await deal.referred(2)
+    (second,) = [r for r in referrals if r["id"] != first["id"]]
+    decline = {"status": "declined", "reason_code": "capacity"}
+    ok(
+        await deal.client.post(
+            f"/v1/referrals/{second['id']}/response", json=decline, headers=deal.bank
+        )
+    )
+    exporters = deal.system.runtimes["exporters"]
+
+    async def exporters_heard_the_decline() -> bool:
+        async with exporters.sessions() as session:
+            row = await session.get(ReferralProjection, UUID(second["id"]))
+        return row is not None and row.status == "declined"
+
+    await eventually(exporters_heard_the_decline, timeout=20)
+    assert await deal.request_status() == "referred"  # one referral is still open
+    ok(
+        await deal.client.post(
+            f"/v1/referrals/{first['id']}/response", json=decline, headers=deal.bank
+        )
+    )
+    await eventually(lambda: _status_is(deal, "declined"), timeout=20)

@@ -259,8 +259,10 @@ class FinancingRequest:
         return True
 
     def expect_referrals(self, count: int) -> None:
-        """The advisor approved `count` products: that many referrals will be answered."""
-        self.referrals_expected = count
+        """The advisor approved `count` more products: that many more referrals will be
+        answered (a set approved in part may be approved further, for its new fits). Each
+        review is counted once: the inbox drops a redelivered event."""
+        self.referrals_expected = (self.referrals_expected or 0) + count
 
     def all_declined(self, declined: int) -> bool:
         """Whether `declined` refusals answer every referral the approval made."""

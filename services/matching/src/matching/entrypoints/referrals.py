@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from tasdir.auth import Principal
 from tasdir.contracts import events
 from tasdir.contracts.base import utcnow
@@ -152,10 +152,11 @@ async def _public(
     )
     if await deals.disclosed(uow, referral, principal, now):
         exporter = await uow.exporters.get(referral.exporter_id)
-        view.identity = deals.identity(exporter, referral)
+        view.identity = deals.identity(exporter)
         view.buyer = await _buyer(uow, referral)
         view.anonymised = False
-        deals.log_disclosure(uow, referral, principal, now)
+        shown = deals.shown_fields(view.identity, view.buyer)
+        deals.log_disclosure(uow, referral, principal, now, shown)
     steps = await uow.referrals.steps(referral.id) if timeline else None
     return ReferralPublic(
         id=referral.id,
@@ -319,7 +320,7 @@ class TermsBody(BaseModel):
     tenor_days: int
     fees_pct: float
     conditions: str | None = Field(default=None, max_length=2000)
-    valid_until: datetime
+    valid_until: AwareDatetime = Field(description="With its time zone (`Z` for UTC).")
     binding: bool
 
 

@@ -10,8 +10,8 @@ principal: another tenant's object is a 404, a state that forbids the action a 4
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 from uuid import UUID, uuid4
 
@@ -496,7 +496,7 @@ def _terms_json(terms: OfferTerms) -> JsonObject:
         "tenor_days": terms.tenor_days,
         "fees_pct": terms.fees_pct,
         "conditions": terms.conditions,
-        "valid_until": terms.valid_until.isoformat(),
+        "valid_until": _iso(terms.valid_until),
         "binding": terms.binding,
     }
 
@@ -550,12 +550,14 @@ async def respond(
     answer = checked_answer(answer, now)
     if _same_answer(referral.response, answer) and referral.offer_decision is None:
         return referral, False
-    if referral.offer_decision is not None:
-        raise Conflict(
-            f"the exporter has {referral.offer_decision} the offer already", kind="offer-decided"
-        )
+    if referral.offer_decision == "accepted":
+        raise Conflict("the exporter accepted the offer already", kind="offer-decided")
     await _request_open(uow, referral)
-    if answer.status not in _NEXT[referral.status]:
+    # An offer the exporter declined, or that lapsed, may be followed by a new one, or by a
+    # decline that closes the referral.
+    lapsed = referral.offer_decision is not None
+    allowed = frozenset({"offer", "declined"}) if lapsed else _NEXT[referral.status]
+    if answer.status not in allowed:
         raise Conflict(
             f"a referral that is `{referral.status}` cannot be answered `{answer.status}`",
             kind="referral-closed" if referral.status == "declined" else "offer-pending",
@@ -565,10 +567,13 @@ async def respond(
         "message": answer.message,
         "terms": None if answer.terms is None else _terms_json(answer.terms),
         "reason_code": answer.reason_code,
-        "recorded_at": now.isoformat(),
+        "recorded_at": _iso(now),
     }
     referral.status = answer.status
     referral.offer_valid_until = None if answer.terms is None else answer.terms.valid_until
+    if lapsed:
+        referral.offer_decision = None
+        referral.decided_at = None
     if answer.status == "info_requested":
         referral.reply = None  # a new question waits for a new answer
     referral.version += 1
@@ -591,7 +596,7 @@ async def reply(
     if referral.reply is not None:
         raise Conflict("the question is answered already", kind="already-answered")
     await _request_open(uow, referral)
-    referral.reply = {"message": cleaned, "replied_at": now.isoformat()}
+    referral.reply = {"message": cleaned, "replied_at": _iso(now)}
     referral.version += 1
     uow.referrals.add(referral)
     _step(uow, referral, "reply", principal.sub, principal.role, dict(referral.reply), now)
@@ -608,6 +613,8 @@ async def decide_offer(
 ) -> Referral:
     """The exporter accepts or declines an offer before its `valid_until`."""
     referral = await _own_referral(uow, referral_id, principal)
+    if referral.offer_decision == "expired":
+        raise Conflict("the offer has expired", kind="offer-expired")
     if referral.status != "offer" or referral.offer_decision is not None:
         raise Conflict(
             "there is no open offer on this referral"
@@ -704,7 +711,7 @@ async def disclosed(
     return True
 
 
-def identity(exporter: ExporterProjection | None, referral: Referral) -> JsonObject | None:
+def identity(exporter: ExporterProjection | None) -> JsonObject | None:
     if exporter is None:
         return None
     snapshot = events.ExporterSnapshot.model_validate_json(exporter.snapshot)
@@ -712,11 +719,22 @@ def identity(exporter: ExporterProjection | None, referral: Referral) -> JsonObj
     return {"id": str(exporter.id), **dumped}
 
 
+def shown_fields(identity: JsonObject | None, buyer: JsonObject | None) -> list[str]:
+    """The fields of an identity a read disclosed: those with a value."""
+    shown = [name for name, value in (identity or {}).items() if value not in (None, [], "")]
+    return [*shown, "buyer"] if buyer is not None else shown
+
+
 def log_disclosure(
-    uow: MatchingUnitOfWork, referral: Referral, principal: Principal, now: datetime
+    uow: MatchingUnitOfWork,
+    referral: Referral,
+    principal: Principal,
+    now: datetime,
+    fields: list[str],
 ) -> None:
-    """Write who saw which exporter, and when; the exporter's own users are not logged."""
-    if principal.role == "exporter":
+    """Write who saw which fields of an exporter, and when; the exporter's own users are not
+    logged, nor a read that disclosed nothing."""
+    if principal.role == "exporter" or not fields:
         return
     uow.access_log.add(
         AccessLogEntry(
@@ -726,21 +744,29 @@ def log_disclosure(
             provider_id=referral.provider_id,
             viewer=principal.sub,
             viewer_role=principal.role,
-            fields=["id", *IDENTITY_FIELDS, "buyer"],
+            fields=fields,
             at=now,
         )
     )
 
 
 def all_in_cost_pct(terms: JsonObject) -> float | None:
-    """An offer's yearly cost: its rate, plus its one-off fees spread over its tenor."""
+    """An offer's yearly cost, % a year to 2 decimals (half-even, as the engine's): its rate,
+    plus its one-off fees spread over its tenor. A bundled guarantee's premium is the
+    guarantor's to quote, so it is not in the bank's offer."""
     try:
-        rate = float(str(terms.get("rate_pct")))
-        fees = float(str(terms.get("fees_pct")))
+        rate = Decimal(str(terms.get("rate_pct")))
+        fees = Decimal(str(terms.get("fees_pct")))
         tenor = int(str(terms.get("tenor_days")))
-    except (TypeError, ValueError):
+    except (ArithmeticError, TypeError, ValueError):
         return None
-    return round(rate + fees * 365 / max(tenor, 1), 4)
+    cost = rate + fees * 365 / max(tenor, 1)
+    return float(cost.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
+
+
+def _iso(moment: datetime) -> str:
+    """A UTC time as the API writes it, with `Z`."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 __all__ = [
@@ -763,4 +789,5 @@ __all__ = [
     "sees_referral",
     "sees_set",
     "send_referrals",
+    "shown_fields",
 ]
