@@ -119,7 +119,8 @@ async def cluster(databases: DatabaseFactory, redis_prefix: str) -> AsyncIterato
         )
         if name == "a":
             await runtime.migrate()
-        redis = Redis.from_url(infra.REDIS_URL)
+        # Named, so that a test can find its connections in CLIENT LIST.
+        redis = Redis.from_url(infra.REDIS_URL, client_name=f"{redis_prefix}{name}")
         app = create_app(f"matching-{name}", [runtime], settings, redis=redis)
         replicas.append(Replica(app, runtime, redis))
     yield Cluster(replicas[0], replicas[1], settings)
@@ -218,6 +219,31 @@ async def test_a_notification_committed_after_a_later_one_is_not_skipped(cluster
         assert late < early
         assert await cluster.dispatch(cluster.b) == 2
         assert [(await reader.next_event()).id for _ in range(2)] == [str(late), str(early)]
+
+
+async def test_a_stream_hears_again_after_redis_cuts_its_subscription(cluster: Cluster) -> None:
+    admin = Redis.from_url(infra.REDIS_URL)
+
+    async def subscribers() -> int:
+        [(_, count)] = await admin.pubsub_numsub(cluster.channel)
+        return int(count)
+
+    try:
+        async with stream_on(cluster) as reader:
+            assert await subscribers() == 1
+            name = f"{cluster.settings.redis_prefix}b"
+            (cut,) = [c for c in await admin.client_list() if c["name"] == name and c["sub"] != "0"]
+            await admin.client_kill_filter(_id=cut["id"])
+
+            async def subscribed_again() -> bool:
+                return await subscribers() == 1
+
+            await infra.eventually(subscribed_again, timeout=30)
+            mine = await cluster.notify(cluster.a, "org:atlas")
+            assert await cluster.dispatch(cluster.a) == 1
+            assert (await reader.next_event()).id == str(mine)
+    finally:
+        await admin.aclose()
 
 
 async def test_the_consumer_process_runs_the_dispatcher_and_stops_on_sigterm(

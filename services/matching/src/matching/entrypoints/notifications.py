@@ -71,6 +71,10 @@ TICKET_BYTES = 32
 MAX_TICKET_LENGTH = 128
 #: The largest id a `Last-Event-ID` may name (the ids are 64-bit).
 MAX_EVENT_ID = 2**63 - 1
+#: A stream that lost Redis tries again after this pause, doubled at each failure up to the
+#: ceiling (and never later than its next heartbeat).
+REDIS_FIRST_RETRY = 0.2
+REDIS_MAX_RETRY = 5.0
 
 
 class StreamUnavailable(Problem):
@@ -306,11 +310,16 @@ class NotificationStream:
             timeout = 0.0
         return concerned
 
+    async def _refresh_horizon(self) -> None:
+        published = await self._published()
+        if published is not None and published > self.horizon:
+            self.horizon = published
+
     async def events(self) -> AsyncIterator[ServerSentEvent]:
         loop = asyncio.get_running_loop()
         heartbeat_at = loop.time() + self.heartbeat
         pending = True  # catch up first
-        redis_down = False
+        redis_retry: float | None = None  # the pause before trying Redis again, while it fails
         while True:
             if pending:
                 pending = False
@@ -325,22 +334,27 @@ class NotificationStream:
             if now >= heartbeat_at:
                 yield ServerSentEvent(comment="heartbeat")
                 heartbeat_at = loop.time() + self.heartbeat
-                published = await self._published()
-                if published is not None and published > self.horizon:
-                    self.horizon = published
+                await self._refresh_horizon()
                 pending = True
                 continue
             try:
                 pending = await self._listen(heartbeat_at - now)
-                if redis_down:
-                    log.info("a notification stream hears Redis again")
-                    redis_down = False
             except (RedisError, OSError) as exc:
-                # The database still answers: read it at each heartbeat until Redis is back.
-                if not redis_down:
-                    log.warning("a notification stream lost Redis (%s); reading at heartbeats", exc)
-                    redis_down = True
-                await asyncio.sleep(max(heartbeat_at - loop.time(), 0.0))
+                # The database still answers: read it at each heartbeat meanwhile, and try
+                # Redis again soon (reading resubscribes, see redis-py's PubSub.on_connect).
+                if redis_retry is None:
+                    log.warning("a notification stream lost Redis (%s); trying again", exc)
+                    redis_retry = REDIS_FIRST_RETRY
+                pause = min(redis_retry, max(heartbeat_at - loop.time(), 0.0))
+                redis_retry = min(redis_retry * 2, REDIS_MAX_RETRY)
+                await asyncio.sleep(pause)
+                continue
+            if redis_retry is not None:
+                # Subscribed again: what was announced in between is in the database.
+                log.info("a notification stream hears Redis again")
+                redis_retry = None
+                await self._refresh_horizon()
+                pending = True
 
 
 async def _close(pubsub: PubSub) -> None:
