@@ -29,6 +29,9 @@ exactly these two, and only from that check:
   `issued_cursors_sent`).
 - `idempotency-key-reused`: the same `Idempotency-Key` sent again with another body. The
   generators reuse their example key across bodies; the IETF draft on the header asks for a 422.
+- the deal flow's rules, likewise: `invalid-review`, `not-a-match`, `invalid-response` and
+  `invalid-reply` (text rules, a product that is not a match of the set, an offer's currency,
+  decimals and date).
 - the exporters' domain rules, each its own problem type: `invalid-exporter`,
   `invalid-financing-request`, `invalid-consent` and `unknown-provider`. They are the rules a
   JSON Schema cannot state: across fields (an export turnover above the turnover, shares that
@@ -124,6 +127,14 @@ ACCEPTED_REJECTIONS = frozenset(
         # The products' rules that no JSON Schema can state (bounds against each other, a
         # guarantee's cover fields, a currency's decimals).
         "invalid-product",
+        # The deal flow's rules that no JSON Schema can state: the rules for text (a note, a
+        # question, an answer that is blank once trimmed or holds a forbidden character), a
+        # product that is not a match of this set, an offer's currency, decimals and date
+        # against the reference data and the clock.
+        "invalid-review",
+        "not-a-match",
+        "invalid-response",
+        "invalid-reply",
     }
 )
 OUTBOX_GAUGES = (OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PARKED)

@@ -640,3 +640,11 @@ async def test_a_request_approved_twice_is_declined_only_when_every_referral_is(
         )
     )
     await eventually(lambda: _status_is(deal, "declined"), timeout=20)
+
+
+def test_the_documented_decline_reasons_are_those_the_api_takes() -> None:
+    from typing import get_args
+
+    from matching.entrypoints.referrals import DeclineReason
+
+    assert set(get_args(DeclineReason)) == set(deals.DECLINE_REASONS)

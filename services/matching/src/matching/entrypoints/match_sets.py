@@ -200,20 +200,38 @@ async def _public(uow: UoW, found: MatchSet, principal: Principal, lang: str) ->
     return MatchSetPublic.of(found, lang, trail)
 
 
-class ReviewBody(BaseModel):
-    """`approve` some matches (`product_ids`), or all those not yet approved (no
-    `product_ids`); or `reject` them all, saying why in `note`."""
+_VERSION = Field(
+    default=None,
+    ge=1,
+    description="The set's version the advisor reviewed: 409 if it has moved since.",
+)
+
+
+class ApproveBody(BaseModel):
+    """Approve some matches (`product_ids`), or all those not yet approved (no
+    `product_ids`). A referral goes to each product's provider."""
 
     model_config = ConfigDict(extra="forbid")
 
-    decision: Literal["approve", "reject"]
-    product_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=100)
-    note: str | None = Field(default=None, max_length=2000)
-    version: int | None = Field(
-        default=None,
-        ge=1,
-        description="The set's version the advisor reviewed: 409 if it has moved since.",
+    decision: Literal["approve"]
+    product_ids: list[UUID] | None = Field(
+        default=None, min_length=1, max_length=100, json_schema_extra={"uniqueItems": True}
     )
+    note: str | None = Field(default=None, min_length=1, max_length=2000)
+    version: int | None = _VERSION
+
+
+class RejectBody(BaseModel):
+    """Reject every match, saying why in `note`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["reject"]
+    note: str = Field(min_length=1, max_length=2000)
+    version: int | None = _VERSION
+
+
+ReviewBody = Annotated[ApproveBody | RejectBody, Field(discriminator="decision")]
 
 
 @router.post(
@@ -242,17 +260,14 @@ async def review_match_set(
     them with a note. A set approved already takes a further approval of its new fits."""
     broken = Violations(kind="invalid-review")
     note = deals.clean_note(broken, body.note)
-    if body.decision == "reject":
-        broken.check(note is not None, "note", "a rejection says why")
-        broken.check(body.product_ids is None, "product_ids", "a rejection names no product")
-    broken.raise_if_any()
-    if body.product_ids is not None and len(set(body.product_ids)) != len(body.product_ids):
+    asked = body.product_ids if isinstance(body, ApproveBody) else None
+    if asked is not None and len(set(asked)) != len(asked):
         broken.add("product_ids", "names a product twice")
-        broken.raise_if_any()
+    broken.raise_if_any()
     command = deals.Review(
         request_id=request_id,
         decision=body.decision,
-        product_ids=None if body.product_ids is None else tuple(body.product_ids),
+        product_ids=None if asked is None else tuple(asked),
         note=note,
         version=body.version,
     )

@@ -314,26 +314,73 @@ async def get_referral(referral_id: UUID, principal: Party, uow: UoW) -> Referra
 class TermsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Decimal
-    currency: str = Field(min_length=3, max_length=3)
-    rate_pct: float
-    tenor_days: int
-    fees_pct: float
-    conditions: str | None = Field(default=None, max_length=2000)
-    valid_until: AwareDatetime = Field(description="With its time zone (`Z` for UTC).")
+    amount: Decimal = Field(gt=0, lt=deals.MAX_AMOUNT, description="In `currency`.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="An ISO 4217 code.")
+    rate_pct: float = Field(ge=0, le=100)
+    tenor_days: int = Field(ge=1, le=deals.TENOR_MAX_DAYS)
+    fees_pct: float = Field(ge=0, le=100)
+    conditions: str | None = Field(default=None, min_length=1, max_length=deals.NOTE_MAX)
+    valid_until: AwareDatetime = Field(
+        description="In the future, with its time zone (`Z` for UTC)."
+    )
     binding: bool
 
 
-class ResponseBody(BaseModel):
-    """A provider's answer. `info_requested` carries the question in `message`; `offer` its
-    `terms`; `declined` a `reason_code` (docs/lifecycles.md lists them)."""
+_MESSAGE = Field(default=None, min_length=1, max_length=deals.NOTE_MAX)
+
+
+class InterestedBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["interested"]
+    message: str | None = _MESSAGE
+
+
+class InfoRequestedBody(BaseModel):
+    """A question, which the exporter answers with `POST .../reply`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["interested", "info_requested", "offer", "declined"]
-    message: str | None = Field(default=None, max_length=2000)
-    terms: TermsBody | None = None
-    reason_code: str | None = Field(default=None, max_length=64)
+    status: Literal["info_requested"]
+    message: str = Field(min_length=1, max_length=deals.NOTE_MAX)
+
+
+class OfferBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["offer"]
+    message: str | None = _MESSAGE
+    terms: TermsBody
+
+
+DeclineReason = Literal[
+    "outside_risk_appetite",
+    "insufficient_collateral",
+    "incomplete_file",
+    "amount_out_of_range",
+    "tenor_out_of_range",
+    "sector_excluded",
+    "destination_excluded",
+    "credit_history",
+    "capacity",
+    "other",
+]
+
+
+class DeclinedBody(BaseModel):
+    """A refusal with its reason (docs/lifecycles.md); `other` says why in `message`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["declined"]
+    reason_code: DeclineReason
+    message: str | None = _MESSAGE
+
+
+ResponseBody = Annotated[
+    InterestedBody | InfoRequestedBody | OfferBody | DeclinedBody,
+    Field(discriminator="status"),
+]
 
 
 async def _answer(uow: UoW, referral: Referral, principal: Principal) -> ReferralPublic:
@@ -361,20 +408,20 @@ async def respond(
     """The provider answers: `interested`, `info_requested`, `offer` or `declined`. The same
     answer twice records it once."""
     terms = None
-    if body.terms is not None:
+    if isinstance(body, OfferBody):
         t = body.terms
-        valid_until = t.valid_until
         terms = deals.OfferTerms(
             amount=t.amount,
             currency=t.currency,
             rate_pct=t.rate_pct,
             tenor_days=t.tenor_days,
             fees_pct=t.fees_pct,
-            valid_until=valid_until,
+            valid_until=t.valid_until,
             binding=t.binding,
             conditions=t.conditions,
         )
-    answer = deals.Answer(body.status, body.message, terms, body.reason_code)
+    reason = body.reason_code if isinstance(body, DeclinedBody) else None
+    answer = deals.Answer(body.status, body.message, terms, reason)
     referral, _changed = await deals.respond(uow, referral_id, answer, principal, utcnow())
     return await _answer(uow, referral, principal)
 
