@@ -22,6 +22,7 @@ from tasdir.contracts import events
 from tasdir.contracts.base import utcnow
 from tasdir.errors import NotFound
 from tasdir.json_types import JsonObject
+from tasdir.models import DecimalInput
 from tasdir.openapi import Responses
 from tasdir.pagination import Page, PageParamsDep
 from tasdir.routing import service_router
@@ -314,7 +315,10 @@ async def get_referral(referral_id: UUID, principal: Party, uow: UoW) -> Referra
 class TermsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Decimal = Field(gt=0, lt=deals.MAX_AMOUNT, description="In `currency`.")
+    amount: Annotated[
+        Decimal,
+        DecimalInput(places=4, description="In `currency`, above 0, with its decimals at most."),
+    ]
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="An ISO 4217 code.")
     rate_pct: float = Field(ge=0, le=100)
     tenor_days: int = Field(ge=1, le=deals.TENOR_MAX_DAYS)
