@@ -24,6 +24,7 @@ Each database read is a short unit of work of its own; none is held open by the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -358,13 +359,12 @@ class NotificationStream:
 
 
 async def _close(pubsub: PubSub) -> None:
-    # Also on a cancelled request (a server shutting down), but never for long.
+    """Unsubscribe and give the connection back; also on a cancelled request (a server
+    shutting down), but never for long, and never raising: Redis may be the reason."""
     with anyio.move_on_after(5, shield=True):
-        try:
+        with contextlib.suppress(RedisError, OSError):
             await pubsub.unsubscribe()
-        except (RedisError, OSError):
-            pass
-        finally:
+        with contextlib.suppress(RedisError, OSError):
             await pubsub.aclose()
 
 
