@@ -413,17 +413,7 @@ async def respond(
     answer twice records it once."""
     terms = None
     if isinstance(body, OfferBody):
-        t = body.terms
-        terms = deals.OfferTerms(
-            amount=t.amount,
-            currency=t.currency,
-            rate_pct=t.rate_pct,
-            tenor_days=t.tenor_days,
-            fees_pct=t.fees_pct,
-            valid_until=t.valid_until,
-            binding=t.binding,
-            conditions=t.conditions,
-        )
+        terms = deals.OfferTerms(**dict(body.terms))
     reason = body.reason_code if isinstance(body, DeclinedBody) else None
     answer = deals.Answer(body.status, body.message, terms, reason)
     referral, _changed = await deals.respond(uow, referral_id, answer, principal, utcnow())

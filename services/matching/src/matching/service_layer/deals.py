@@ -9,7 +9,7 @@ principal: another tenant's object is a 404, a state that forbids the action a 4
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
@@ -475,17 +475,7 @@ def _checked_terms(broken: Violations, terms: OfferTerms, now: datetime) -> Offe
         f"must be from 1 to {TENOR_MAX_DAYS}",
     )
     broken.check(terms.valid_until > now, "terms.valid_until", "must be in the future")
-    conditions = _clean(broken, "terms.conditions", terms.conditions)
-    return OfferTerms(
-        amount=terms.amount,
-        currency=terms.currency,
-        rate_pct=terms.rate_pct,
-        tenor_days=terms.tenor_days,
-        fees_pct=terms.fees_pct,
-        valid_until=terms.valid_until,
-        binding=terms.binding,
-        conditions=conditions,
-    )
+    return replace(terms, conditions=_clean(broken, "terms.conditions", terms.conditions))
 
 
 def _terms_json(terms: OfferTerms) -> JsonObject:
