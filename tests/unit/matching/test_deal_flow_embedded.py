@@ -648,3 +648,21 @@ def test_the_documented_decline_reasons_are_those_the_api_takes() -> None:
     from matching.entrypoints.referrals import DeclineReason
 
     assert set(get_args(DeclineReason)) == set(deals.DECLINE_REASONS)
+
+
+async def test_a_withdrawn_request_is_read_but_not_put_in_review(deal: Deal) -> None:
+    url = f"/v1/financing-requests/{deal.catalogue.request_id}/withdraw"
+    ok(await deal.client.post(url, headers=deal.exporter))
+
+    async def matching_heard() -> bool:
+        async with deal.matching.uow() as uow:
+            row = await uow.requests.get(UUID(deal.catalogue.request_id))
+            return row is not None and row.status == "withdrawn"
+
+    await eventually(matching_heard, timeout=20)
+    read = ok(await deal.client.get(deal.set_url, headers=ADVISOR))
+    assert read["status"] == "proposed" and read["audit"] == []
+    review = await deal.client.post(
+        f"{deal.set_url}/review", json={"decision": "approve"}, headers=ADVISOR
+    )
+    assert review.status_code == 409 and review.json()["type"].endswith("request-closed")

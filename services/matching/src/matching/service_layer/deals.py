@@ -120,6 +120,9 @@ async def open_set(
     match_set = await uow.match_sets.get_for_update(request_id)
     if match_set is None or match_set.status != "proposed" or not sees_set(principal, match_set):
         return False
+    request = await uow.requests.get(request_id)
+    if request is None or request.status in FINAL_REQUEST_STATUSES:
+        return False  # a withdrawn request is read, not reviewed
     match_set.status = "in_review"
     uow.match_sets.add(match_set)
     uow.audit.add(_audit(match_set, "opened", principal, now))
