@@ -666,3 +666,18 @@ async def test_a_withdrawn_request_is_read_but_not_put_in_review(deal: Deal) -> 
         f"{deal.set_url}/review", json={"decision": "approve"}, headers=ADVISOR
     )
     assert review.status_code == 409 and review.json()["type"].endswith("request-closed")
+
+
+async def test_a_withdrawal_after_referral_tells_the_provider_and_stops_its_answers(
+    deal: Deal,
+) -> None:
+    await deal.approve("eligible")
+    (referral,) = await deal.referred(1)
+    url = f"/v1/financing-requests/{deal.catalogue.request_id}/withdraw"
+    ok(await deal.client.post(url, headers=deal.exporter))
+    await eventually(lambda: _has_kind(deal, deal.bank, "request.withdrawn"), timeout=20)
+    answer = {"status": "interested"}
+    late = await deal.client.post(
+        f"/v1/referrals/{referral['id']}/response", json=answer, headers=deal.bank
+    )
+    assert late.status_code == 409 and late.json()["type"].endswith("request-closed")

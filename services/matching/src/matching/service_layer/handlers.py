@@ -123,8 +123,25 @@ async def project_request(
         await _bump(uow, lambda seq: uow.requests.mark_changed(event.id, seq))
         await matcher.sync(uow)
         await rematch(uow, matcher, [event.id])
+        if isinstance(event, events.FinancingRequestWithdrawn):
+            await _tell_providers_withdrawn(envelope, event, uow)
 
     await _in_step(uow, work)
+
+
+async def _tell_providers_withdrawn(
+    envelope: Envelope, event: events.FinancingRequestSnapshot, uow: MatchingUnitOfWork
+) -> None:
+    """The providers of a withdrawn request's referrals stop working on it."""
+    for referral in await uow.referrals.of_request(event.id):
+        await notifications.notify(
+            uow,
+            [notifications.provider_audience(referral.provider_id)],
+            "request.withdrawn",
+            {"referral_id": str(referral.id), "request_id": str(event.id)},
+            cause=_cause(envelope),
+            now=utcnow(),
+        )
 
 
 async def project_consent(

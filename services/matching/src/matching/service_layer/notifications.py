@@ -40,6 +40,7 @@ KINDS: dict[str, str] = {
     "consent.granted": "An exporter consented to share its file with you.",
     "consent.revoked": "An exporter revoked its consent.",
     "consent.expired": "A consent to share an exporter's file has expired.",
+    "request.withdrawn": "The exporter withdrew a request referred to you.",
 }
 
 
