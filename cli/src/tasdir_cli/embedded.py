@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 from fakeredis import FakeAsyncRedis
@@ -45,10 +46,12 @@ Seeder = Callable[["EmbeddedSystem"], Awaitable[None]]
 # The demo data hook: each entry is an `async def seed(system)` that is called on every start,
 # after migration and once the relays and consumers run (so the events it causes flow). A
 # seeder must therefore be idempotent: it checks what is already there, so that the demo data
-# is written on the first start only. The services add theirs here with their issues.
+# is written on the first start only. `build_app` runs these when it is given no seeders;
+# `tasdir run` runs them and the demo data set (`demo_seeders`), unless `--no-demo`.
 DEMO_SEEDERS: tuple[Seeder, ...] = ()
 
 DEFAULT_PORT = 8000
+SEED_STOP_SECONDS = 15.0
 DEFAULT_DATA_DIR = "var"
 
 
@@ -74,9 +77,23 @@ class EmbeddedSystem:
     relay_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     job_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
+    # The app itself, for seeders that call its public API in process.
+    app: FastAPI | None = None
+    # Set by `serve` once the port listens and the banner is printed, with its URL.
+    listening: asyncio.Event = field(default_factory=asyncio.Event)
+    base_url: str | None = None
+    # Work a seeder left running after the start (the demo data set loads so); cancelled first
+    # when the system closes.
+    seed_tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __getitem__(self, service: str) -> AnyServiceRuntime:
         return self.runtimes[service]
+
+    def in_background(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run `work` beside the system, so that the start does not wait for it."""
+        task = asyncio.create_task(work, name=name)
+        self.seed_tasks.append(task)
+        return task
 
     async def start(self, seeders: Sequence[Seeder]) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -97,6 +114,19 @@ class EmbeddedSystem:
 
     async def close(self) -> None:
         self.stop.set()
+        # Seeding first: it calls the API, whose consumers and relays are about to stop. It
+        # stops by itself between two calls once `stop` is set (a task cancelled in the middle
+        # of a call would cancel the app's handler mid-transaction); cancelled if it lingers.
+        if self.seed_tasks:
+            _done, lingering = await asyncio.wait(self.seed_tasks, timeout=SEED_STOP_SECONDS)
+            for task in lingering:
+                task.cancel()
+        for outcome in await asyncio.gather(*self.seed_tasks, return_exceptions=True):
+            if isinstance(outcome, BaseException) and not isinstance(
+                outcome, asyncio.CancelledError
+            ):
+                log.error("a seeder stopped with an error", exc_info=outcome)
+        self.seed_tasks.clear()
         # Consumers first: nothing is half-handled when the relays and the bus go.
         for subscription in self.subscriptions:
             with contextlib.suppress(Exception):
@@ -163,7 +193,18 @@ def build_app(
         redis=system.redis,
     )
     app.state.system = system
+    system.app = app
     return app
+
+
+def demo_seeders(demo: bool = True) -> list[Seeder]:
+    """What `tasdir run` seeds on each start: the `DEMO_SEEDERS` and the demo data set, loaded in
+    the background through the public API; nothing with `demo=False` (`make run DEMO=0`)."""
+    if not demo:
+        return []
+    from tasdir_cli.demo.startup import load_in_background
+
+    return [*DEMO_SEEDERS, load_in_background]
 
 
 def dev_tokens(settings: Settings) -> dict[str, str]:
@@ -174,7 +215,7 @@ def dev_tokens(settings: Settings) -> dict[str, str]:
     }
 
 
-def banner(base_url: str, data_dir: Path, tokens: dict[str, str]) -> str:
+def banner(base_url: str, data_dir: Path, tokens: dict[str, str], *, demo: bool = False) -> str:
     lines = [
         "",
         f"Tasdir (embedded) is running on {base_url}  (data in {data_dir.resolve()})",
@@ -196,14 +237,24 @@ def banner(base_url: str, data_dir: Path, tokens: dict[str, str]) -> str:
             f"  {role}: {token}",
             f'    curl -H "Authorization: Bearer {token}" {base_url}{examples[role]}',
         ]
+    if demo:
+        lines += [
+            "",
+            "Demo data: loading through the API, in the background (about a minute on the "
+            "first start;",
+            "  later starts find it in place); its accounts follow. `make run DEMO=0` skips it.",
+        ]
     lines += ["", "Press Ctrl-C to stop.", ""]
     return "\n".join(lines)
 
 
-async def serve(host: str, port: int, data_dir: Path, settings: Settings) -> None:
+async def serve(
+    host: str, port: int, data_dir: Path, settings: Settings, *, demo: bool = True
+) -> None:
     import uvicorn
 
-    app = build_app(data_dir, settings)
+    app = build_app(data_dir, settings, seeders=demo_seeders(demo))
+    system: EmbeddedSystem = app.state.system
     if settings.metrics_port is not None:
         # The app then keeps /metrics off its public port: serve it on the one configured.
         serve_metrics(host, settings.metrics_port)
@@ -224,7 +275,10 @@ async def serve(host: str, port: int, data_dir: Path, settings: Settings) -> Non
     while not server.started and not serving.done():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     if server.started:
-        print(banner(f"http://{host}:{port}", data_dir, dev_tokens(settings)), flush=True)
+        base_url = f"http://{host}:{port}"
+        print(banner(base_url, data_dir, dev_tokens(settings), demo=demo), flush=True)
+        system.base_url = base_url
+        system.listening.set()
     await serving
     if not server.started:
         raise SystemExit(1)
@@ -238,6 +292,7 @@ __all__ = [
     "Seeder",
     "banner",
     "build_app",
+    "demo_seeders",
     "dev_tokens",
     "load_definitions",
     "serve",

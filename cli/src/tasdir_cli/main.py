@@ -7,6 +7,10 @@
     tasdir outbox   parked SERVICE | retry SERVICE [EVENT_ID ...] [--all]
                     | republish SERVICE [--type PATTERN] [--to-service NAME]
     tasdir inbox    forget SERVICE --type PATTERN
+    tasdir demo     seed | walkthrough | accounts | data      the demo data set and walkthrough
+    tasdir reference show KIND                                 against a running system
+    tasdir requests list [--status] [--region]                 (--base-url, and a dev token of
+    tasdir match-sets show REQUEST_ID                           --role, --sub, --org...)
 
 The configuration comes from the `TASDIR_*` variables, as for every service process. One that
 cannot run ends the command with exit code 2 and a line that names the variable to set.
@@ -27,6 +31,9 @@ from tasdir.settings import Settings, SettingsError, describe_error
 from tasdir_cli.services import SERVICES, UnknownService, check_service, definitions
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tasdir_cli.devtoken import DevIdentity
     from tasdir_cli.dlq import Command
 
 CHOICES = ", ".join(SERVICES)
@@ -54,9 +61,27 @@ inbox_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+demo_app = typer.Typer(
+    help="The demo: a data set loaded through the public API, and the guided walkthrough.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+reference_app = typer.Typer(
+    help="The reference data of a running system.", no_args_is_help=True, rich_markup_mode=None
+)
+requests_app = typer.Typer(
+    help="The financing requests of a running system.", no_args_is_help=True, rich_markup_mode=None
+)
+match_sets_app = typer.Typer(
+    help="The match sets of a running system.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(demo_app, name="demo")
+app.add_typer(reference_app, name="reference")
+app.add_typer(requests_app, name="requests")
+app.add_typer(match_sets_app, name="match-sets")
 
 
 def _service(value: str) -> str:
@@ -131,6 +156,13 @@ def run(
             envvar="DATA_DIR", file_okay=False, help="where the services' SQLite files go"
         ),
     ] = Path("var"),
+    demo: Annotated[
+        bool,
+        typer.Option(
+            envvar="DEMO",
+            help="load the demo data set through the API, in the background (docs/demo.md)",
+        ),
+    ] = True,
 ) -> None:
     """Every service in one process, on SQLite files and an in-process bus (`make run`)."""
     from tasdir_cli.embedded import serve
@@ -139,7 +171,7 @@ def run(
     _configure_logging("embedded")
     # Ctrl-C is the way to stop it: uvicorn shuts down, then passes the signal on.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(host, port, data_dir, settings))
+        asyncio.run(serve(host, port, data_dir, settings, demo=demo))
 
 
 @app.command()
@@ -232,6 +264,215 @@ def token(
         )
         raise typer.Exit(2)
     typer.echo(dev_token(settings, identity, ttl_seconds=ttl))
+
+
+# --- against a running system: the demo, the reference data, requests, match sets -------------
+
+BaseUrl = Annotated[
+    str,
+    typer.Option(
+        envvar="BASE_URL", help="the running system's URL (make run; make up's gateway :8080)"
+    ),
+]
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+Seed = Annotated[int, typer.Option("--seed", help="the data set's random seed")]
+Role = Annotated[
+    str, typer.Option(help="the role of the dev token used: exporter, provider, advisor or admin")
+]
+Sub = Annotated[str | None, typer.Option(help="its subject; default dev-<role>")]
+Org = Annotated[str | None, typer.Option(help="its organisation (an exporter's)")]
+ProviderId = Annotated[str | None, typer.Option("--provider", help="a provider's id (a UUID)")]
+Regions = Annotated[
+    str | None,
+    typer.Option(
+        help="an advisor's regions, comma-separated; default casablanca-settat,souss-massa"
+    ),
+]
+Lang = Annotated[str, typer.Option(help="the language of names and reasons: en or fr")]
+
+
+def _default_seed() -> int:
+    from tasdir_cli.demo.generator import DEFAULT_SEED
+
+    return DEFAULT_SEED
+
+
+def _who(
+    role: str,
+    sub: str | None,
+    org: str | None,
+    provider: str | None,
+    regions: str | None,
+) -> DevIdentity:
+    from tasdir_cli.devtoken import dev_identity
+
+    try:
+        return dev_identity(
+            role.strip(),
+            sub=sub,
+            org=org,
+            provider_id=provider,
+            regions=regions.split(",") if regions else None,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _console() -> Console:
+    """Rich output; 120 columns when it is not a terminal (a pipe, a log) unless COLUMNS says."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
+    return Console(highlight=False, width=width)
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+@demo_app.command("seed")
+def demo_seed(
+    base_url: BaseUrl = DEFAULT_BASE_URL,
+    seed: Seed = 0,
+    deals: Annotated[
+        bool, typer.Option(help="also take the requests through the deal flow (their stories)")
+    ] = True,
+) -> None:
+    """Load the demo data set into a running system through its public API, with progress bars;
+    what is there already is left as it is (seeding twice creates nothing)."""
+    from tasdir_cli.demo import commands
+
+    settings = load_settings()
+    chosen = seed or _default_seed()
+    _exit(
+        asyncio.run(commands.seed(base_url, settings, _console(), seed_value=chosen, deals=deals))
+    )
+
+
+@demo_app.command("walkthrough")
+def demo_walkthrough(base_url: BaseUrl = DEFAULT_BASE_URL, seed: Seed = 0) -> None:
+    """The guided demo (`make demo`): one deal from a request to an accepted offer, each step
+    printed; it loads the demo catalogue first if the system has none."""
+    from tasdir_cli.demo import commands
+
+    settings = load_settings()
+    _exit(
+        asyncio.run(
+            commands.walk(base_url, settings, _console(), seed_value=seed or _default_seed())
+        )
+    )
+
+
+@demo_app.command("accounts")
+def demo_accounts(base_url: BaseUrl = DEFAULT_BASE_URL, seed: Seed = 0) -> None:
+    """Dev tokens of the demo's exporter, advisor, bank and admin (once the data set is
+    loaded)."""
+    from tasdir_cli.demo import commands
+
+    settings = load_settings()
+    chosen = seed or _default_seed()
+    _exit(asyncio.run(commands.show_accounts(base_url, settings, _console(), seed_value=chosen)))
+
+
+@demo_app.command("data")
+def demo_data(
+    seed: Seed = 0,
+    output: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="write it here instead of stdout")
+    ] = None,
+) -> None:
+    """The demo data set of a seed as JSON, without loading it: the same seed, the same bytes."""
+    from tasdir_cli.demo.generator import generate
+
+    text = generate(seed or _default_seed()).to_json()
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+@reference_app.command("show")
+def reference_show(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="regions, countries, blocs, world-regions, currencies, hs-chapters, "
+            "instruments or fx"
+        ),
+    ],
+    base_url: BaseUrl = DEFAULT_BASE_URL,
+    lang: Lang = "en",
+    role: Role = "admin",
+    sub: Sub = None,
+) -> None:
+    """One list of the reference data (/v1/reference/KIND), as a table."""
+    from tasdir_cli.demo import commands
+
+    if kind not in commands.REFERENCE_KINDS:
+        raise typer.BadParameter(f"choose one of {', '.join(commands.REFERENCE_KINDS)}")
+    who = _who(role, sub, None, None, None)
+    settings = load_settings()
+    _exit(asyncio.run(commands.reference_show(base_url, settings, _console(), who, kind, lang)))
+
+
+@requests_app.command("list")
+def requests_list(
+    base_url: BaseUrl = DEFAULT_BASE_URL,
+    status: Annotated[str | None, typer.Option(help="only this status (matched, referred...)")] = (
+        None
+    ),
+    region: Annotated[str | None, typer.Option(help="only this region")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="list at most this many")] = 50,
+    role: Role = "admin",
+    sub: Sub = None,
+    org: Org = None,
+    regions: Regions = None,
+) -> None:
+    """The financing requests the token may see (an exporter its own, an advisor its regions',
+    an admin all), oldest first."""
+    from tasdir_cli.demo import commands
+
+    who = _who(role, sub, org, None, regions)
+    settings = load_settings()
+    _exit(
+        asyncio.run(
+            commands.requests_list(
+                base_url, settings, _console(), who, status=status, region=region, limit=limit
+            )
+        )
+    )
+
+
+@match_sets_app.command("show")
+def match_sets_show(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID", help="the request's id")],
+    base_url: BaseUrl = DEFAULT_BASE_URL,
+    lang: Lang = "en",
+    excluded: Annotated[int, typer.Option(min=0, help="show this many nearest misses")] = 10,
+    role: Role = "admin",
+    sub: Sub = None,
+    org: Org = None,
+    provider: ProviderId = None,
+    regions: Regions = None,
+) -> None:
+    """A request's match set: its ranked matches with every reason, the nearest misses with
+    the rules they fail, and the audit trail. An advisor's first read opens the set (it moves
+    to in_review); an admin's or the exporter's does not."""
+    from tasdir_cli.demo import commands
+
+    who = _who(role, sub, org, provider, regions)
+    settings = load_settings()
+    _exit(
+        asyncio.run(
+            commands.match_set_show(
+                base_url, settings, _console(), who, request_id, lang=lang, excluded=excluded
+            )
+        )
+    )
 
 
 # --- dead letters ------------------------------------------------------------------------------
