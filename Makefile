@@ -20,7 +20,7 @@ PORT ?= 8000
 DATA_DIR ?= var
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install test test-unit test-integration fuzz lint format bench clean run stack token up down
+.PHONY: install test test-unit test-integration fuzz lint format bench clean run demo stack token up down
 
 $(UV):
 	$(NEED_PYTHON)
@@ -81,9 +81,17 @@ clean:
 TASDIR_ENVIRONMENT ?= development
 DEV_ENV := TASDIR_ENVIRONMENT=$(TASDIR_ENVIRONMENT)
 
-# `make run [PORT=8000] [DATA_DIR=var]`: every service in one process, no infrastructure.
+# `make run [PORT=8000] [DATA_DIR=var] [DEMO=0]`: every service in one process, no
+# infrastructure; the demo data set loads in the background unless DEMO=0 (docs/demo.md).
+DEMO ?= 1
 run: install
-	$(DEV_ENV) $(BIN)/tasdir run --port $(PORT) --data-dir $(DATA_DIR)
+	$(DEV_ENV) $(BIN)/tasdir run --port $(PORT) --data-dir $(DATA_DIR) \
+		$(if $(filter 0 no false,$(DEMO)),--no-demo)
+
+# `make demo [BASE_URL=http://127.0.0.1:8000]`: the guided walkthrough against a running system.
+BASE_URL ?= http://127.0.0.1:$(PORT)
+demo: install
+	$(DEV_ENV) $(BIN)/tasdir demo walkthrough --base-url $(BASE_URL)
 
 # `make stack`: each service as API, consumer and relay processes, against RabbitMQ, Redis and
 # PostgreSQL at the TASDIR_* URLs (default: localhost). APIs on STACK_PORT, +1, +2.
