@@ -56,12 +56,13 @@ fuzz: install
 	TASDIR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TASDIR_FUZZ_STATEFUL_STEPS=$(FUZZ_STEPS) \
 		$(BIN)/pytest tests/fuzz -s
 
-# `make bench`: the matching engine against its per-row oracle, up to 100k products and 100k open
-# requests (benchmarks/README.md); about 8 minutes. BENCH_QUICK=1 runs a short version. It prints
-# a table and writes benchmarks/results/engine-<date>.json.
+# `make bench [BENCH=engine,http,events] [BENCH_QUICK=1]`: every benchmark (benchmarks/README.md):
+# the matching engine against its oracle, the HTTP routes against bare Starlette (wrk), the event
+# path against raw aio-pika. Each prints a table and writes benchmarks/results/<name>-<date>.json.
 BENCH_QUICK ?=
+BENCH ?=
 bench: install
-	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python -m benchmarks.engine
+	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python -m benchmarks $(BENCH)
 
 lint: install
 	$(BIN)/ruff check .

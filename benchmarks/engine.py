@@ -20,12 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +32,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -72,8 +68,10 @@ from tasdir.reference import (
 from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks import common
+
+ROOT = common.ROOT
+RESULTS = common.RESULTS
 
 # ---- the generator ----------------------------------------------------------------------------
 
@@ -1216,84 +1214,18 @@ TARGET_CHANGE_P99_MS = 50.0
 TARGET_SPEEDUP = 50.0
 
 
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip()
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _memory_total() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
 def environment() -> dict[str, Any]:
-    import sqlite3
-
-    status = _git("status", "--porcelain")
-    return {
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "machine": {
-            "cpu": _cpu_model(),
-            "cores": os.cpu_count(),
-            "memory_bytes": _memory_total(),
-            "platform": platform.platform(),
-        },
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "numpy": np.__version__,
-        "sqlite": sqlite3.sqlite_version,
-        "sqlalchemy": metadata.version("sqlalchemy"),
-        "pydantic": metadata.version("pydantic"),
-        "git": {"commit": _git("rev-parse", "HEAD"), "dirty": bool(status) if status else False},
-    }
+    return {**common.environment(), "numpy": np.__version__}
 
 
-def _load(values: Sequence[float] | None) -> str:
-    return "unknown" if not values else "/".join(f"{v:.2f}" for v in values)
+_load = common.fmt_load
 
 
-def _n(value: float) -> str:
-    return f"{int(value):,}"
-
-
-def _t(value: float) -> str:
-    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
-
-
-def _x(value: float) -> str:
-    return f"{value:,.0f}x" if value >= 10 else f"{value:,.1f}x"
-
-
-def _mib(value: float) -> str:
-    return f"{value / 2**20:,.1f} MiB"
-
-
-def _rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return ["  " + line for line in lines]
+_n = common.fmt_n
+_t = common.fmt_t
+_x = common.fmt_x
+_mib = common.fmt_mib
+_rows = common.rows
 
 
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -1590,13 +1522,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(os, "getloadavg"):
         result["environment"]["load_average_end"] = list(os.getloadavg())
     result["seconds"] = round(time.perf_counter() - started, 1)
-    args.results.mkdir(parents=True, exist_ok=True)
-    name = f"engine-{today.isoformat()}{'-quick' if scale.quick else ''}.json"
-    path = args.results / name
-    path.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    path = common.write_result(result, "engine", args.results)
     print(table(result))
-    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    print(f"\n{result['seconds']:.0f} s; every figure in {shown}")
+    print(f"\n{result['seconds']:.0f} s; every figure in {common.shown(path)}")
     return 0
 
 
