@@ -27,8 +27,10 @@ from tasdir_cli.devtoken import DevIdentity, dev_identity, dev_token
 log = logging.getLogger(__name__)
 
 #: How many times a call is tried when the system is busy (429, an idempotent call in flight,
-#: a 502/503/504, a dropped connection) before its error is raised.
+#: a 502/503/504) before its error is raised; and when the connection fails (a system that is
+#: not there should say so at once).
 ATTEMPTS = 8
+CONNECTION_ATTEMPTS = 3
 MAX_RETRY_AFTER_SECONDS = 65.0
 
 
@@ -130,7 +132,7 @@ class DemoApi:
                     method, path, json=body, params=params, headers=headers
                 )
             except httpx.TransportError:
-                if attempt == ATTEMPTS:
+                if attempt >= CONNECTION_ATTEMPTS:
                     raise
                 await self.sleep(self.pause * attempt)
                 continue

@@ -137,8 +137,8 @@ def match_set_view(
     header.append(
         f"\nregion {match_set.get('region')}, status {match_set.get('status')}, "
         f"version {match_set.get('version')}, computed {match_set.get('computed_at')}; "
-        f"{len(match_set.get('matches') or [])} matches, "
-        f"{match_set.get('excluded_total')} products excluded"
+        f"matches: {len(match_set.get('matches') or [])}, "
+        f"products excluded: {match_set.get('excluded_total')}"
     )
     parts: list[RenderableType] = [header, matches_table(match_set, providers, lang)]
     misses = list(match_set.get("excluded") or [])[:excluded]
