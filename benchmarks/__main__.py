@@ -18,6 +18,7 @@ from benchmarks.common import ROOT
 BENCHES: dict[str, str] = {
     "engine": "benchmarks.engine",
     "http": "benchmarks.http",
+    "events": "benchmarks.events",
 }
 
 
