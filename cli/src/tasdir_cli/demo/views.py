@@ -1,5 +1,5 @@
 """What the `tasdir` commands print, as rich tables made for a person to read: the reference
-data, financing requests, a match set with its reasons, referrals and offers."""
+data, financing requests, and a match set with its reasons."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -140,7 +141,14 @@ def match_set_view(
         f"matches: {len(match_set.get('matches') or [])}, "
         f"products excluded: {match_set.get('excluded_total')}"
     )
-    parts: list[RenderableType] = [header, matches_table(match_set, providers, lang)]
+    parts: list[RenderableType] = [
+        header,
+        matches_table(match_set, providers, lang, with_reasons=False),
+    ]
+    for rank, entry in enumerate(match_set.get("matches") or [], start=1):
+        title = Text(f"{rank}. {name_of(entry.get('name'), lang)}", style="bold")
+        title.append(f", {providers.get(str(entry.get('provider_id')), '')}: its reasons")
+        parts += [title, Padding(reasons(entry), (0, 0, 1, 4))]
     misses = list(match_set.get("excluded") or [])[:excluded]
     if misses:
         parts.append(excluded_table(misses, providers, lang))
