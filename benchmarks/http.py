@@ -382,12 +382,20 @@ def stack(logs: Path) -> Iterator[dict[str, str]]:
 
 
 def load(
-    bases: dict[str, str], bare_url: str, bearer: dict[str, str], seconds: int, rounds: int
+    bases: dict[str, str],
+    bare_url: str,
+    bearer: dict[str, str],
+    seconds: int,
+    rounds: int,
+    only: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Each route, alternately with the bare endpoint: bare, route, bare, route..."""
+    """Each route, alternately with the bare endpoint: bare, route, bare, route...; with
+    `only`, the routes whose label holds one of those strings."""
     bare_script = wrk_script("GET", "/bare", {})
     found: dict[str, Any] = {}
     for route in routes():
+        if only and not any(part in route.label for part in only):
+            continue
         headers = {"Authorization": f"Bearer {bearer[route.role]}"} if route.role else {}
         if route.body is not None:
             headers["Content-Type"] = "application/json"
@@ -471,8 +479,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--modes", default="run,stack", help="which of run,stack to load (default: both)"
     )
+    parser.add_argument(
+        "--routes", default="", help="only the routes whose label holds one of these (commas)"
+    )
+    parser.add_argument(
+        "--tag", default="", help="a suffix to the file's name: http-<tag>-<date>.json"
+    )
     parser.add_argument("--results", type=Path, default=common.RESULTS)
     args = parser.parse_args(argv)
+    only = [r.strip() for r in args.routes.split(",") if r.strip()]
     if shutil.which("wrk") is None:
         print(WRK_MISSING, file=sys.stderr)
         return 2
@@ -490,6 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds_per_load": seconds,
         "rounds": rounds,
         "rate_limit_per_minute": int(RATE_LIMIT),
+        "routes": only or "all",
         "modes": {},
     }
     logs = Path(tempfile.mkdtemp(prefix="tasdir-bench-http-"))
@@ -509,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with runner(logs) as bases:
                 bearer = tokens()
                 seed(bases, bearer)
-                result["modes"][mode] = load(bases, bare_url, bearer, seconds, rounds)
+                result["modes"][mode] = load(bases, bare_url, bearer, seconds, rounds, only)
     except infra.Missing as exc:
         print(f"http bench: {exc}", file=sys.stderr)
         return 2
@@ -518,7 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["targets"] = targets(result)
     result["environment"]["load_average_end"] = common.load_average()
     result["seconds"] = round(time.perf_counter() - started, 1)
-    path = common.write_result(result, "http", args.results)
+    name = f"http-{args.tag}" if args.tag else "http"
+    path = common.write_result(result, name, args.results)
     print(table(result))
     print(f"\n{result['seconds']:.0f} s; every figure in {common.shown(path)}; logs in {logs}")
     return 0
