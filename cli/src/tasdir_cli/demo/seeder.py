@@ -131,7 +131,7 @@ class Seeder:
     api: DemoApi
     data: DemoData
     reporter: Reporter = field(default_factory=Silent)
-    concurrency: int = 6
+    concurrency: int = 10
     timeout: float = 300.0
     report: SeedReport = field(default_factory=SeedReport)
     provider_ids: dict[str, str] = field(default_factory=dict)
