@@ -12,6 +12,7 @@ lower-case slugs (`casablanca-settat`, `afcfta`, `lc_confirmation`). Every rejec
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import replace
 from importlib import metadata
@@ -107,8 +108,12 @@ from tasdir.reference.money import (
 )
 
 
+@functools.cache
 def sources() -> Mapping[str, SourceMeta]:
-    """The source, date, version and decisions of every packaged data file, by dataset."""
+    """The source, date, version and decisions of every packaged data file, by dataset.
+
+    Read once, then kept (the packaged files do not change while the process runs);
+    `clear_caches()` forgets it."""
     out: dict[str, SourceMeta] = {}
     for name in DATA_FILES:
         meta = parse_meta(read_packaged(name), name)
@@ -124,6 +129,7 @@ def sources() -> Mapping[str, SourceMeta]:
 def clear_caches() -> None:
     """Forget every loaded file, so the next call reads them again (tests, FX table reload)."""
     for cached in (
+        sources,
         geography._regions,
         geography._countries,
         geography._blocs,
