@@ -275,7 +275,7 @@ BaseUrl = Annotated[
     ),
 ]
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-Seed = Annotated[int, typer.Option("--seed", help="the data set's random seed")]
+Seed = Annotated[int | None, typer.Option("--seed", help="the data set's random seed; default 212")]
 Role = Annotated[
     str, typer.Option(help="the role of the dev token used: exporter, provider, advisor or admin")
 ]
@@ -291,10 +291,10 @@ Regions = Annotated[
 Lang = Annotated[str, typer.Option(help="the language of names and reasons: en or fr")]
 
 
-def _default_seed() -> int:
+def _seed(chosen: int | None) -> int:
     from tasdir_cli.demo.generator import DEFAULT_SEED
 
-    return DEFAULT_SEED
+    return DEFAULT_SEED if chosen is None else chosen
 
 
 def _who(
@@ -337,7 +337,7 @@ def _exit(code: int) -> None:
 @demo_app.command("seed")
 def demo_seed(
     base_url: BaseUrl = DEFAULT_BASE_URL,
-    seed: Seed = 0,
+    seed: Seed = None,
     deals: Annotated[
         bool, typer.Option(help="also take the requests through the deal flow (their stories)")
     ] = True,
@@ -347,40 +347,36 @@ def demo_seed(
     from tasdir_cli.demo import commands
 
     settings = load_settings()
-    chosen = seed or _default_seed()
+    chosen = _seed(seed)
     _exit(
         asyncio.run(commands.seed(base_url, settings, _console(), seed_value=chosen, deals=deals))
     )
 
 
 @demo_app.command("walkthrough")
-def demo_walkthrough(base_url: BaseUrl = DEFAULT_BASE_URL, seed: Seed = 0) -> None:
+def demo_walkthrough(base_url: BaseUrl = DEFAULT_BASE_URL, seed: Seed = None) -> None:
     """The guided demo (`make demo`): one deal from a request to an accepted offer, each step
     printed; it loads the demo catalogue first if the system has none."""
     from tasdir_cli.demo import commands
 
     settings = load_settings()
-    _exit(
-        asyncio.run(
-            commands.walk(base_url, settings, _console(), seed_value=seed or _default_seed())
-        )
-    )
+    _exit(asyncio.run(commands.walk(base_url, settings, _console(), seed_value=_seed(seed))))
 
 
 @demo_app.command("accounts")
-def demo_accounts(base_url: BaseUrl = DEFAULT_BASE_URL, seed: Seed = 0) -> None:
+def demo_accounts(base_url: BaseUrl = DEFAULT_BASE_URL, seed: Seed = None) -> None:
     """Dev tokens of the demo's exporter, advisor, bank and admin (once the data set is
     loaded)."""
     from tasdir_cli.demo import commands
 
     settings = load_settings()
-    chosen = seed or _default_seed()
+    chosen = _seed(seed)
     _exit(asyncio.run(commands.show_accounts(base_url, settings, _console(), seed_value=chosen)))
 
 
 @demo_app.command("data")
 def demo_data(
-    seed: Seed = 0,
+    seed: Seed = None,
     output: Annotated[
         Path | None, typer.Option(dir_okay=False, help="write it here instead of stdout")
     ] = None,
@@ -388,7 +384,7 @@ def demo_data(
     """The demo data set of a seed as JSON, without loading it: the same seed, the same bytes."""
     from tasdir_cli.demo.generator import generate
 
-    text = generate(seed or _default_seed()).to_json()
+    text = generate(_seed(seed)).to_json()
     if output is None:
         typer.echo(text)
     else:

@@ -224,7 +224,8 @@ class Seeder:
     # --- exporters and their requests ------------------------------------------------------
 
     async def exporters(self, only: Iterable[str] | None = None) -> None:
-        chosen = [e for e in self.data.exporters if only is None or e.key in set(only)]
+        wanted = None if only is None else set(only)
+        chosen = [e for e in self.data.exporters if wanted is None or e.key in wanted]
         self.reporter.start("exporters", len(chosen))
         known = {e["org"]: str(e["id"]) for e in await self.api.all("/v1/exporters", ADMIN)}
         self.exporter_ids.update(known)
@@ -571,10 +572,6 @@ def offer_terms(
     if offer.conditions:
         terms["conditions"] = offer.conditions
     return terms
-
-
-def stories(data: DemoData) -> Counter[str]:
-    return Counter(r.story for r in data.requests)
 
 
 __all__ = [
