@@ -49,12 +49,13 @@ test-integration: install
 	$(BIN)/pytest tests/integration
 
 # `make fuzz`: schemathesis over every operation of the OpenAPI document, in full (`make test`
-# runs the same test with 20 examples per operation). FUZZ_EXAMPLES and FUZZ_STEPS resize it.
+# runs the same test with 20 examples per operation, and the coverage phase as the admin only).
+# FUZZ_EXAMPLES and FUZZ_STEPS resize it.
 FUZZ_EXAMPLES ?= 500
 FUZZ_STEPS ?= 50
 fuzz: install
 	TASDIR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TASDIR_FUZZ_STATEFUL_STEPS=$(FUZZ_STEPS) \
-		$(BIN)/pytest tests/fuzz -s
+		TASDIR_FUZZ_COVERAGE=all $(BIN)/pytest tests/fuzz -s
 
 # `make bench [BENCH=engine,http,events] [BENCH_QUICK=1]`: every benchmark (benchmarks/README.md):
 # the matching engine against its oracle, the HTTP routes against bare Starlette (wrk), the event
