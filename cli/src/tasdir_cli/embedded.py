@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from tasdir.api import create_app, serve_metrics
 from tasdir.messaging.inproc import Chaos, InProcessBus
 from tasdir.messaging.transport import Subscription
-from tasdir.process import GRACEFUL_SHUTDOWN_SECONDS
+from tasdir.process import api_server
 from tasdir.service import (
     AnyServiceDefinition,
     AnyServiceRuntime,
@@ -251,24 +251,12 @@ def banner(base_url: str, data_dir: Path, tokens: dict[str, str], *, demo: bool 
 async def serve(
     host: str, port: int, data_dir: Path, settings: Settings, *, demo: bool = True
 ) -> None:
-    import uvicorn
-
     app = build_app(data_dir, settings, seeders=demo_seeders(demo))
     system: EmbeddedSystem = app.state.system
     if settings.metrics_port is not None:
         # The app then keeps /metrics off its public port: serve it on the one configured.
         serve_metrics(host, settings.metrics_port)
-    # The access log runs inside the request's context, so each line carries its correlation id.
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=True,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        )
-    )
+    server = api_server(app, host, port)
     serving = asyncio.create_task(server.serve())
     # The banner waits until the port is listening, so its URLs answer at once; uvicorn
     # exposes that moment only as a flag.

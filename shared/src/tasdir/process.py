@@ -17,6 +17,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from fastapi import FastAPI
@@ -33,6 +34,9 @@ from tasdir.service import (
     stop_background,
 )
 from tasdir.settings import Settings, SettingsError, describe_error, get_settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger(__name__)
 
@@ -153,14 +157,12 @@ def api_app(definition: AnyServiceDefinition, settings: Settings) -> FastAPI:
     )
 
 
-async def run_api(
-    definition: AnyServiceDefinition, settings: Settings, host: str, port: int
-) -> None:
+def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
+    """The uvicorn server of an API process, or of the embedded system."""
     import uvicorn
 
-    app = api_app(definition, settings)
     # The access log line runs in the request's context, so it carries the correlation id.
-    server = uvicorn.Server(
+    return uvicorn.Server(
         uvicorn.Config(
             app,
             host=host,
@@ -170,6 +172,12 @@ async def run_api(
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
     )
+
+
+async def run_api(
+    definition: AnyServiceDefinition, settings: Settings, host: str, port: int
+) -> None:
+    server = api_server(api_app(definition, settings), host, port)
     await server.serve()
 
 

@@ -189,7 +189,8 @@ async def match_set(
     audit trail. The first time an advisor of its region opens a proposed set, it moves to
     `in_review`."""
     found = await _visible_set(request_id, principal, uow)
-    if await deals.open_set(uow, request_id, principal, utcnow()):
+    # Only a proposed set can be opened: any other read takes no row lock.
+    if found.status == "proposed" and await deals.open_set(uow, request_id, principal, utcnow()):
         await uow.commit()
         found = await _visible_set(request_id, principal, uow)
     return await _public(uow, found, principal, _language(response, accept_language))
