@@ -10,6 +10,10 @@ Keycloak). `exp` is always required; `iss` and `aud` when configured.
   reached is a 503, not a 401: the token may be fine.
 - The principal is verified before FastAPI reads the request body (`tasdir.routing`), so an
   unauthenticated request gets 401 whatever its body holds.
+- A token verified once is remembered (`VerifiedTokens`): a client sends the same token on
+  every call, and checking its signature and parsing its claims each time was the largest
+  single cost of an authenticated request. The entry never outlives the token's `exp`, nor
+  `TOKEN_CACHE_SECONDS`; the cache is bounded; a refused token is never remembered.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -39,6 +44,9 @@ log = logging.getLogger(__name__)
 Role = Literal["exporter", "provider", "advisor", "admin"]
 ROLES: tuple[Role, ...] = ("exporter", "provider", "advisor", "admin")
 ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+#: How many verified tokens a process remembers, and for how long at most (seconds).
+TOKEN_CACHE_SIZE = 4096
+TOKEN_CACHE_SECONDS = 60.0
 
 
 class IdentityProviderUnavailable(Problem):
@@ -205,8 +213,50 @@ class JwksKeys:
         return found
 
 
+class VerifiedTokens:
+    """The principals of the tokens this process verified lately, least recently used first.
+
+    An entry lasts until the token's `exp` or `max_age` seconds, whichever comes first (so a
+    key withdrawn from the identity provider stops being honoured soon after), and the oldest
+    entries go once there are `size` of them.
+    """
+
+    def __init__(
+        self,
+        *,
+        size: int = TOKEN_CACHE_SIZE,
+        max_age: float = TOKEN_CACHE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.size = size
+        self.max_age = max_age
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        until, principal = entry
+        if self._clock() >= until:
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return principal
+
+    def put(self, token: str, principal: Principal, expires: float) -> None:
+        self._entries[token] = (min(expires, self._clock() + self.max_age), principal)
+        self._entries.move_to_end(token)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
 class TokenVerifier:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        self._verified = VerifiedTokens(clock=clock)
         self._secret = settings.secret
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
@@ -234,6 +284,16 @@ class TokenVerifier:
         return key.key, ASYMMETRIC
 
     async def verify(self, token: str) -> Principal:
+        """The principal of `token`: remembered if it was verified lately, else verified."""
+        known = self._verified.get(token)
+        if known is not None:
+            return known
+        principal, expires = await self._verify(token)
+        self._verified.put(token, principal, expires)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, int]:
+        """Check the signature and the claims; the principal and the token's `exp`."""
         required = ["exp", "sub"]
         options: Options = {"require": required}
         if self._issuer:
@@ -256,7 +316,8 @@ class TokenVerifier:
             raise Unauthorized(f"invalid token: {exc}", kind="invalid-token") from None
         if not isinstance(claims, dict):
             raise Unauthorized("invalid token: claims are not an object", kind="invalid-token")
-        return Principal.from_claims(claims)
+        # PyJWT checked that `exp` is a number in the future.
+        return Principal.from_claims(claims), int(claims["exp"])
 
 
 def _bearer_token(request: Request) -> str:

@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 from tasdir.api import create_app
 from tasdir.auth import (
+    TOKEN_CACHE_SECONDS,
     CurrentPrincipal,
     IdentityProviderUnavailable,
     Principal,
     TokenVerifier,
+    VerifiedTokens,
     issue_token,
 )
 from tasdir.errors import Unauthorized
@@ -349,3 +351,50 @@ def test_a_service_started_bare_refuses_to_start_and_names_the_variable() -> Non
     assert done.returncode == 2, done.stderr[-2000:]
     assert "TASDIR_JWT_SECRET" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_a_verified_token_is_remembered_until_its_exp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1_000.0]
+    verifier = TokenVerifier(SETTINGS, clock=lambda: now[0])
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token = hs256(claims(exp=int(time.time()) + 30))
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) == first
+    assert decoded == [token]  # the second call did not check the signature again
+    # The entry never outlives TOKEN_CACHE_SECONDS, nor the token's exp.
+    now[0] += TOKEN_CACHE_SECONDS
+    await verifier.verify(token)
+    assert decoded == [token, token]
+    exp = int(time.time()) + 5
+    expiring = hs256(claims(exp=exp))
+    now[0] = exp - 1
+    await verifier.verify(expiring)
+    await verifier.verify(expiring)
+    assert decoded.count(expiring) == 1
+    now[0] = exp  # at its exp the token is verified afresh (and PyJWT judges it)
+    await verifier.verify(expiring)
+    assert decoded.count(expiring) == 2
+
+
+async def test_refused_tokens_are_not_remembered_and_the_cache_is_bounded() -> None:
+    cache = VerifiedTokens(size=2, max_age=60.0, clock=lambda: 0.0)
+    principal = Principal(sub="u1", role="exporter", org="u1")
+    for token in ("a", "b", "c"):
+        cache.put(token, principal, expires=30.0)
+    assert len(cache) == 2
+    assert cache.get("a") is None  # the least recently used went first
+    assert cache.get("c") == principal
+    verifier = TokenVerifier(SETTINGS)
+    bad = hs256(claims(), secret="another-secret-of-at-least-32-bytes!")
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            await verifier.verify(bad)
