@@ -3,7 +3,8 @@
 - `BodySizeLimitMiddleware` is pure ASGI. A declared `Content-Length` over the limit is refused
   before the app is called. A streamed body is counted as it is read: once it goes over, the
   read fails (so no handler gets the body) and whatever the app answers is replaced by the 413.
-- `RateLimiter` counts requests per principal in a sliding one-minute window in Redis.
+- `RateLimiter` counts requests per principal in a sliding one-minute window in Redis, in one
+  round trip and one reply (a Lua script).
   `tasdir.auth.authenticate` calls it, so every authenticated route is limited, once per
   request, keyed by the principal rather than by an address that many users may share.
 """
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import ResponseError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -92,6 +95,21 @@ class BodySizeLimitMiddleware:
             await self._too_large(scope)(scope, receive, send)
 
 
+# KEYS[1]: the window; ARGV: now, the start of the window, the limit, this request's member,
+# the key's time to live. Answers nil when the request is admitted (and counted), else the
+# score of the oldest request in the window.
+SLIDING_WINDOW = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return oldest[2] or ARGV[1]
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return false
+"""
+
+
 class RateLimited(Problem):
     status = 429
     kind = "rate-limited"
@@ -101,18 +119,22 @@ class RateLimiter:
     """A sliding window per principal: at most `limit` requests in any `window_seconds`.
 
     Each accepted request is a member of a sorted set scored by its time,
-    `<prefix>ratelimit:<sub>`. One MULTI drops the members older than the window, adds this
-    request and counts; a request over the limit takes its member back out, so a client that
-    keeps knocking is not locked out for longer than its `Retry-After`. Unlike fixed windows,
-    no client gets twice its burst across a window boundary.
+    `<prefix>ratelimit:<sub>`. A request drops the members older than the window, is refused
+    if the window is full (and then not counted, so a client that keeps knocking is not locked
+    out for longer than its `Retry-After`), else is added. Unlike fixed windows, no client gets
+    twice its burst across a window boundary.
+
+    That is one Lua script (`SLIDING_WINDOW`, by EVALSHA): one command and one reply per
+    request, where a MULTI of five commands cost seven replies to parse, the largest cost of
+    an authenticated request after the token. A client that cannot run scripts (the in-process
+    stand-in of the embedded mode, fakeredis without Lua) gets the same window as a MULTI.
 
     The client comes from the caller (`app.state.redis`): a `redis.asyncio.Redis`, or the
     in-process stand-in of the embedded mode. The clock is injected, so tests need no waiting.
 
     The `limits` library implements the same moving window, but its storages open their own
     connections from a URI (so it could share neither the service's client nor the embedded
-    stand-in), its Redis window runs Lua (which the stand-in does not), and its clock cannot be
-    injected; these few lines do exactly what is needed.
+    stand-in), and its clock cannot be injected; these few lines do exactly what is needed.
     """
 
     def __init__(
@@ -129,6 +151,9 @@ class RateLimiter:
         self.limit = per_minute
         self.window_seconds = window_seconds
         self.clock = clock
+        self._ttl = math.ceil(window_seconds) + 1
+        self._script: AsyncScript | None = None
+        self._scripting = True
 
     def key(self, subject: str) -> str:
         return f"{self.prefix}ratelimit:{subject}"
@@ -138,30 +163,55 @@ class RateLimiter:
         if self.limit <= 0:
             return
         now = self.clock()
-        key = self.key(subject)
-        member = f"{now:.6f}:{secrets.token_hex(4)}"
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zremrangebyscore(key, "-inf", now - self.window_seconds)
-                pipe.zadd(key, {member: now})
-                pipe.zcard(key)
-                pipe.zrange(key, 0, 0, withscores=True)
-                pipe.expire(key, math.ceil(self.window_seconds) + 1)
-                _, _, count, oldest, _ = await pipe.execute()
-            if int(count) <= self.limit:
-                return
-            await self.redis.zrem(key, member)
+            oldest = await self._count(self.key(subject), now)
         except Exception:
             # A Redis outage must not take the API down with it: fail open, loudly.
             log.warning("rate limiter unavailable; letting the request through", exc_info=True)
             return
-        first = float(oldest[0][1]) if oldest else now
-        retry_after = max(1, math.ceil(first + self.window_seconds - now))
+        if oldest is None:
+            return
+        retry_after = max(1, math.ceil(oldest + self.window_seconds - now))
         raise RateLimited(
             f"more than {self.limit} requests in {self.window_seconds:g}s; retry in {retry_after}s",
             headers={"Retry-After": str(retry_after)},
             retry_after=retry_after,
         )
+
+    async def _count(self, key: str, now: float) -> float | None:
+        """Count a request at `now`: None if the window admits it, else the time of the oldest
+        request in the window (it says when there will be room)."""
+        member = f"{now:.6f}:{secrets.token_hex(4)}"
+        if self._scripting:
+            if self._script is None:
+                self._script = self.redis.register_script(SLIDING_WINDOW)
+            args = [repr(now), repr(now - self.window_seconds), self.limit, member, self._ttl]
+            try:
+                oldest = await self._script(keys=[key], args=args)
+            except ResponseError as exc:
+                if "unknown command" not in str(exc).lower():
+                    raise
+                log.info("this Redis client runs no scripts; the rate limiter uses MULTI")
+                self._scripting = False
+            else:
+                return None if oldest is None else float(oldest)
+        return await self._count_in_transaction(key, now, member)
+
+    async def _count_in_transaction(self, key: str, now: float, member: str) -> float | None:
+        """`_count` without Lua: add, count, and take the member back out if over."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now - self.window_seconds)
+            pipe.zadd(key, {member: now})
+            pipe.zcard(key)
+            pipe.expire(key, self._ttl)
+            _, _, count, _ = await pipe.execute()
+        if int(count) <= self.limit:
+            return None
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(key, member)
+            pipe.zrange(key, 0, 0, withscores=True)
+            _, oldest = await pipe.execute()
+        return float(oldest[0][1]) if oldest else now
 
 
 def rate_limiter(request: Request) -> RateLimiter | None:
