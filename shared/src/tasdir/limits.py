@@ -185,7 +185,13 @@ class RateLimiter:
         if self._scripting:
             if self._script is None:
                 self._script = self.redis.register_script(SLIDING_WINDOW)
-            args = [repr(now), repr(now - self.window_seconds), self.limit, member, self._ttl]
+            args: list[str | int] = [
+                repr(now),
+                repr(now - self.window_seconds),
+                self.limit,
+                member,
+                self._ttl,
+            ]
             try:
                 oldest = await self._script(keys=[key], args=args)
             except ResponseError as exc:
