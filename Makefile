@@ -20,7 +20,8 @@ PORT ?= 8000
 DATA_DIR ?= var
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install test test-unit test-integration fuzz lint format bench clean run demo stack token up down
+.PHONY: install test test-unit test-integration fuzz lint format bench clean run demo stack token up down \
+	console-messages e2e-browser
 
 $(UV):
 	$(NEED_PYTHON)
@@ -122,3 +123,13 @@ token:
 	@$(DEV_ENV) $(BIN)/tasdir token --role "$(ROLE)" $(if $(SUB),--sub "$(SUB)") \
 		$(if $(ORG),--org "$(ORG)") $(if $(PROVIDER),--provider "$(PROVIDER)") \
 		$(if $(REGIONS),--regions "$(REGIONS)")
+
+# `make console-messages`: extract the console's strings again and merge them into its
+# catalogues (services/console/src/console/locale/<lang>/LC_MESSAGES/messages.po); the
+# console compiles the .po files when it starts (docs/console.md).
+CONSOLE_DIR := services/console
+CONSOLE_LOCALE := $(CONSOLE_DIR)/src/console/locale
+console-messages: install
+	cd $(CONSOLE_DIR) && ../../$(BIN)/pybabel extract --no-location --sort-output \
+		-F babel.cfg -o src/console/locale/messages.pot .
+	$(BIN)/pybabel update -N -i $(CONSOLE_LOCALE)/messages.pot -d $(CONSOLE_LOCALE)

@@ -1,0 +1,1 @@
+"""Tasdir's web console: the advisors' review desk, over the public APIs."""
