@@ -1,10 +1,12 @@
 """The FastAPI application of one service, or of several in one process.
 
-Every app gets the same platform, from the outside in:
-- `CorrelationMiddleware`: every response carries `X-Correlation-ID`, a 500 included;
-- `MetricsMiddleware`: latency by method (a fixed set), route template and status;
-- `CrashMiddleware`: an unhandled error is a 500 problem, and the connection stays open;
-- `BodySizeLimitMiddleware`: 413 for a body over the limit;
+Every app gets the same platform, in one pure ASGI middleware (`EdgeMiddleware`):
+- every response carries `X-Correlation-ID`, a 500 included;
+- the latency metric by method (a fixed set), route template and status;
+- an unhandled error is a 500 problem, and the connection stays open;
+- 413 for a body over the limit (`BodySizeLimitMiddleware`, for requests that declare a body);
+- one access log line per request (`tasdir.access`);
+and:
 - problem+json for every error, documented on every route of the OpenAPI document;
 - `/healthz`, `/readyz`, and `/metrics` (unless `metrics_port` moves it off the public port);
 - `/asyncapi.json`: the AsyncAPI document of the integration events (`tasdir.asyncapi`);
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -26,14 +29,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from redis.asyncio import Redis
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasdir.asyncapi import asyncapi_bytes
 from tasdir.auth import TokenVerifier
-from tasdir.errors import CrashMiddleware, install_problem_handlers, problem_response
+from tasdir.correlation import bind
+from tasdir.errors import install_problem_handlers, problem_response
 from tasdir.idempotency import install_idempotency
 from tasdir.limits import BodySizeLimitMiddleware
-from tasdir.metrics import MetricsMiddleware, exposition, serve_metrics
-from tasdir.observability import CorrelationMiddleware
+from tasdir.metrics import exposition, observe_request, serve_metrics
+from tasdir.observability import CORRELATION_HEADER, accept_correlation_id, log_access
 from tasdir.openapi import document_problems
 from tasdir.routing import method_not_allowed
 from tasdir.service import ServiceRuntime
@@ -42,6 +47,72 @@ from tasdir.settings import Settings
 log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+_CORRELATION_HEADER = CORRELATION_HEADER.encode()
+
+
+def _request_headers(scope: Scope) -> tuple[bytes | None, bool]:
+    """The incoming correlation id, and whether the request declares a body (a
+    `Content-Length` other than 0, or a `Transfer-Encoding`): one pass over the headers."""
+    correlation_id: bytes | None = None
+    has_body = False
+    for name, value in scope["headers"]:
+        if name == _CORRELATION_HEADER:
+            correlation_id = value
+        elif name == b"content-length":
+            has_body = has_body or value != b"0"
+        elif name == b"transfer-encoding":
+            has_body = True
+    return correlation_id, has_body
+
+
+class EdgeMiddleware:
+    """Pure ASGI, the one middleware of every app. It was four (correlation, metrics, crash,
+    body limit), each a coroutine and a `send` wrapper per message on every request.
+
+    - The correlation id: a well-formed incoming `X-Correlation-ID` is kept, else one is made;
+      it is bound for the logs and the events, and echoed on every response, a 500 included.
+    - The body limit runs only for a request that declares a body: an HTTP/1.1 request with
+      neither `Content-Length` nor `Transfer-Encoding` has none.
+    - An unhandled error is logged and becomes a 500 problem, and the connection stays open:
+      Starlette's last-resort handler runs outside every middleware and re-raises, which drops
+      the correlation id and the keep-alive connection.
+    - Once the response is sent: the latency metric, and the access log line.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.limited = BodySizeLimitMiddleware(app, max_body_bytes=max_body_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming, has_body = _request_headers(scope)
+        correlation_id = accept_correlation_id(incoming)
+        bind(correlation_id)
+        echo = (_CORRELATION_HEADER, correlation_id.encode())
+        status = 0
+
+        async def respond(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), echo]
+            await send(message)
+
+        try:
+            await (self.limited if has_body else self.app)(scope, receive, respond)
+        except Exception:
+            # Log the trace, never send it.
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not status:
+                await problem_response(500, instance=scope.get("path"))(scope, receive, respond)
+        finally:
+            elapsed = time.perf_counter() - started
+            observe_request(scope, status or 500, elapsed)
+            log_access(scope, status or 500, elapsed)
 
 
 def create_app(
@@ -60,11 +131,7 @@ def create_app(
     install_problem_handlers(app)
     app.add_exception_handler(405, method_not_allowed)
     install_idempotency(app)
-    # The last added runs first.
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(CrashMiddleware)
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(CorrelationMiddleware)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     for runtime in runtimes:
         for router in runtime.definition.routers:
             app.include_router(router)
@@ -119,4 +186,4 @@ async def _redis_ready(redis: Redis) -> bool:
         return False
 
 
-__all__ = ["create_app", "redis_client", "serve_metrics"]
+__all__ = ["EdgeMiddleware", "create_app", "redis_client", "serve_metrics"]

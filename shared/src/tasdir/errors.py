@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -206,36 +205,3 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail="this conflicts with a record written at the same time; read it and retry",
             instance=request.url.path,
         )
-
-
-class CrashMiddleware:
-    """Pure ASGI, inside the correlation and metrics middlewares: an unhandled error becomes a
-    500 problem that carries `X-Correlation-ID` and keeps the connection open.
-
-    Starlette's own last-resort handler runs outside every middleware and re-raises, which
-    drops both the correlation id and the keep-alive connection.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            # Log the trace, never send it.
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if not started:
-                response = problem_response(500, instance=scope.get("path"))
-                await response(scope, receive, send)

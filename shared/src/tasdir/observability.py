@@ -1,4 +1,4 @@
-"""Correlation ids on every request, and JSON logs that carry them."""
+"""Correlation ids on every request, the access log, and JSON logs that carry them."""
 
 from __future__ import annotations
 
@@ -9,36 +9,51 @@ import sys
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from tasdir.correlation import _correlation_id, bind
+from tasdir.correlation import _correlation_id
 
 CORRELATION_HEADER = "x-correlation-id"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class CorrelationMiddleware:
-    """Accepts a well-formed `X-Correlation-ID`, or makes one; binds it; echoes it back."""
+def accept_correlation_id(incoming: bytes | None) -> str:
+    """The request's correlation id: a well-formed incoming `X-Correlation-ID`, or a new one."""
+    if incoming:
+        text = incoming.decode("latin-1")
+        if _VALID_ID.match(text):
+            return text
+    return str(uuid4())
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(CORRELATION_HEADER.encode(), b"").decode("latin-1")
-        correlation_id = incoming if _VALID_ID.match(incoming) else str(uuid4())
-        bind(correlation_id)
+#: One line per HTTP request, written by `tasdir.api.EdgeMiddleware` once the response is sent,
+#: in the request's context (so it carries the correlation id).
+access_log = logging.getLogger("tasdir.access")
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((CORRELATION_HEADER.encode(), correlation_id.encode()))
-                message["headers"] = headers
-            await send(message)
 
-        await self.app(scope, receive, send_with_id)
+def log_access(scope: Scope, status: int, seconds: float) -> None:
+    """The access log line of a request: `GET /v1/x?y=1 200`, with `method`, `path`,
+    `status`, `duration_ms` and `client` as fields of their own."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    path = scope.get("path", "")
+    query = scope.get("query_string")
+    if query:
+        path = f"{path}?{query.decode('latin-1')}"
+    client = scope.get("client")
+    access_log.info(
+        "%s %s %d",
+        scope.get("method"),
+        path,
+        status,
+        extra={
+            "method": scope.get("method"),
+            "path": path,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "client": f"{client[0]}:{client[1]}" if client else None,
+        },
+    )
 
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}

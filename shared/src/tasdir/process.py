@@ -161,14 +161,15 @@ def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     """The uvicorn server of an API process, or of the embedded system."""
     import uvicorn
 
-    # The access log line runs in the request's context, so it carries the correlation id.
+    # The app writes the access log itself (`tasdir.observability.log_access`), with the route's
+    # figures as fields; uvicorn's own line would say the same a second time.
     return uvicorn.Server(
         uvicorn.Config(
             app,
             host=host,
             port=port,
             log_config=None,
-            access_log=True,
+            access_log=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
     )

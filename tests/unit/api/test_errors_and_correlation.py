@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -122,3 +123,35 @@ def test_json_logs_carry_the_bound_correlation_id() -> None:
         "exporters.api",
         "e-1",
     )
+
+
+async def test_each_request_has_one_access_log_line_with_its_figures(
+    client: httpx.AsyncClient,
+) -> None:
+    lines: list[dict[str, Any]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(self.format(record)))  # formatted as it is written
+
+    handler = Collect()
+    handler.setFormatter(JsonFormatter("exporters.api"))
+    access = logging.getLogger("tasdir.access")
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        await client.get("/v1/nowhere?x=1", headers={"X-Correlation-ID": "req-7"})
+        crashed = await client.get("/test/crash", headers={"X-Correlation-ID": "req-8"})
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    assert crashed.headers["x-correlation-id"] == "req-8"
+    assert [line["message"] for line in lines] == [
+        "GET /v1/nowhere?x=1 404",
+        "GET /test/crash 500",
+    ]
+    assert [line["correlation_id"] for line in lines] == ["req-7", "req-8"]
+    first = lines[0]
+    assert (first["method"], first["path"], first["status"]) == ("GET", "/v1/nowhere?x=1", 404)
+    assert first["duration_ms"] >= 0
