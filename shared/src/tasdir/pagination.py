@@ -45,22 +45,19 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")]
+Cursor = Annotated[
+    str | None, Query(max_length=1000, description="The `next_cursor` of the previous page.")
+]
+
+
 class PageParams:
-    """`limit` and `cursor` from the query string; a FastAPI dependency as it stands.
+    """`limit` and `cursor` from the query string (`PageParamsDep`).
 
     A limit over 100 fails validation, so the answer is a 422 naming `limit`.
     """
 
-    def __init__(
-        self,
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")
-        ] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None,
-            Query(max_length=1000, description="The `next_cursor` of the previous page."),
-        ] = None,
-    ) -> None:
+    def __init__(self, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> None:
         self.limit = limit
         self.cursor = cursor
 
@@ -68,7 +65,13 @@ class PageParams:
         return f"PageParams(limit={self.limit}, cursor={self.cursor!r})"
 
 
-PageParamsDep = Annotated[PageParams, Depends()]
+async def page_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageParams:
+    """The dependency: a coroutine, because FastAPI runs a plain callable (the class itself)
+    in its thread pool, a thread hop on every list request."""
+    return PageParams(limit, cursor)
+
+
+PageParamsDep = Annotated[PageParams, Depends(page_params)]
 
 
 def _invalid_cursor(reason: str) -> Invalid:

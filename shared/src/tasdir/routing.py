@@ -154,8 +154,9 @@ def service_router(*, prefix: str, tags: list[str], **kwargs: Any) -> APIRouter:
     )
 
 
-def app_settings(request: Request) -> Settings:
-    """The settings the app was built with."""
+async def app_settings(request: Request) -> Settings:
+    """The settings the app was built with (a coroutine: FastAPI runs a plain function in its
+    thread pool)."""
     settings: Settings = request.app.state.settings
     return settings
 

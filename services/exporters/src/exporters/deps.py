@@ -16,7 +16,8 @@ from exporters.service_layer.uow import ExportersUnitOfWork
 SERVICE = "exporters"
 
 
-def derivation_rules() -> DerivationRules:
+async def derivation_rules() -> DerivationRules:
+    # A coroutine: FastAPI runs a plain function in its thread pool.
     return get_exporters_settings().derivation_rules()
 
 
