@@ -8,17 +8,19 @@ sees an HTTP type.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tasdir.contracts import Envelope, IntegrationEvent, utcnow
 from tasdir.correlation import current_causation_id, current_correlation_id
+from tasdir.db.signals import NOTIFY_OUTBOX, outbox_committed, session_key
 from tasdir.db.tables import InboxFields, MessagingTables, OutboxFields
 
 
@@ -39,6 +41,8 @@ class OutboxWriter:
         self._session = session
         self._model = model
         self._producer = producer
+        # Rows added since the last commit: a commit that wrote some wakes the relay.
+        self.written = 0
 
     def add(
         self,
@@ -68,6 +72,7 @@ class OutboxWriter:
                 created_at=utcnow(),
             )
         )
+        self.written += 1
         return envelope
 
 
@@ -84,14 +89,30 @@ class Inbox:
         )
         return (await self._session.exec(query)).first() is not None
 
+    async def seen_among(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Which of `event_ids` this consumer has applied: one query for a batch."""
+        query = select(col(self._model.event_id)).where(
+            col(self._model.consumer) == consumer, col(self._model.event_id).in_(event_ids)
+        )
+        return set((await self._session.exec(query)).all())
+
     def record(self, consumer: str, envelope: Envelope) -> None:
-        self._session.add(
-            self._model(
-                consumer=consumer,
-                event_id=str(envelope.event_id),
-                event_type=envelope.type,
-                processed_at=utcnow(),
-            )
+        self.record_all(consumer, [envelope])
+
+    def record_all(self, consumer: str, envelopes: Sequence[Envelope]) -> None:
+        """Rows for applied events; added together, so that the commit's flush inserts them
+        in one statement."""
+        now = utcnow()
+        self._session.add_all(
+            [
+                self._model(
+                    consumer=consumer,
+                    event_id=str(envelope.event_id),
+                    event_type=envelope.type,
+                    processed_at=now,
+                )
+                for envelope in envelopes
+            ]
         )
 
 
@@ -154,11 +175,17 @@ class UnitOfWork:
         self._hooks.append(hook)
 
     async def commit(self, result: object = None) -> None:
-        """Commit. `result` is what the use case answers; the hooks get it."""
+        """Commit. `result` is what the use case answers; the hooks get it. A commit that wrote
+        outbox rows wakes the relay (`tasdir.db.signals`)."""
         hooks, self._hooks = self._hooks, []
         for hook in hooks:
             hook(self, result)
+        wrote, self.outbox.written = self.outbox.written, 0
+        if wrote and self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(text(NOTIFY_OUTBOX))
         await self.session.commit()
+        if wrote:
+            outbox_committed(session_key(self.session))
 
     async def rollback(self) -> None:
         await self.session.rollback()

@@ -6,16 +6,31 @@
   is retried, and the quorum queue's delivery limit dead-letters a message that keeps failing.
 - The inbox row is written in the handler's transaction: a redelivery after a lost ack, or a
   duplicate, finds it and is acked without being applied again.
+
+Batches. The deliveries that wait while one is being applied (up to the prefetch, and at most
+`max_batch`) are applied together, in the order received, in one transaction with their inbox
+rows, and acked once it has committed: one begin, one inbox lookup, one inbox insert and one
+commit for the batch instead of for each event. A batch never changes what happens to a
+delivery on its own:
+- a handler that raises a plain error is that event's failure: its delivery is requeued (one
+  failed delivery, as alone), and the rest of the batch is applied again without it;
+- a database error, or a commit that fails, could come from any event of the batch (an
+  aborted transaction, a competing consumer's inbox row): every delivery of the batch is then
+  applied alone, in its own transaction, as if there had been no batch.
+So a poison message is requeued and dead-lettered after the delivery limit exactly as before,
+and never takes the others with it. A crash between the commit and the acks redelivers the
+batch, and the inbox turns every redelivery into a duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tasdir.contracts import ContractError, Envelope, IntegrationEvent, decode_envelope
 from tasdir.correlation import bind
@@ -26,6 +41,47 @@ log = logging.getLogger(__name__)
 
 U = TypeVar("U", bound=UnitOfWork)
 EventHandler = Callable[[Envelope, Any, U], Awaitable[None]]
+DEFAULT_MAX_BATCH = 100
+
+
+@dataclass
+class _Waiting:
+    """A delivery handed to the consumer, until a batch has settled it (or given up on it)."""
+
+    delivery: Delivery
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class _Work(Generic[U]):
+    """A readable delivery of an event this consumer handles."""
+
+    delivery: Delivery
+    envelope: Envelope
+    event: IntegrationEvent
+    handler: EventHandler[U]
+
+    @property
+    def event_id(self) -> str:
+        return str(self.envelope.event_id)
+
+    def bind(self) -> None:
+        bind(self.envelope.correlation_id, self.event_id)
+
+
+class _HandlerFailed(Exception):
+    """The handler of the batch's `index`-th event raised `error`."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(f"the handler of event {index} of the batch failed: {error}")
+        self.index = index
+        self.error = error
+
+
+def _blames_one(error: Exception) -> bool:
+    """Whether a batch's failure is one event's own: its handler raised, and not a database
+    error, which may come from an earlier event of the same transaction."""
+    return isinstance(error, _HandlerFailed) and not isinstance(error.error, DBAPIError)
 
 
 class EventConsumer(Generic[U]):
@@ -37,6 +93,7 @@ class EventConsumer(Generic[U]):
         *,
         on_outcome: Callable[[str, str], None] | None = None,
         delivery_limit: int | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
         self.name = name
         self._uow_factory = uow_factory
@@ -44,14 +101,52 @@ class EventConsumer(Generic[U]):
         self._on_outcome = on_outcome or (lambda _type, _outcome: None)
         # The queue's limit: a failure on the delivery that reaches it is a dead-lettering.
         self._delivery_limit = delivery_limit
-        # One delivery at a time, in the order received: projections apply in order.
+        self.max_batch = max(1, max_batch)
+        # One batch at a time, in the order received: projections apply in order.
         self._serial = asyncio.Lock()
+        self._waiting: list[_Waiting] = []
 
     async def __call__(self, delivery: Delivery) -> None:
-        async with self._serial:
-            await self._handle(delivery)
+        """Settle `delivery`. Whoever holds the lock applies every delivery waiting by then
+        (group commit): the others find theirs settled when they get the lock."""
+        waiting = _Waiting(delivery)
+        self._waiting.append(waiting)
+        while not waiting.done:
+            async with self._serial:
+                if waiting.done:
+                    return
+                batch = self._waiting[: self.max_batch]
+                del self._waiting[: len(batch)]
+                try:
+                    await self._handle([w.delivery for w in batch])
+                finally:
+                    for taken in batch:
+                        taken.done = True
 
-    async def _handle(self, delivery: Delivery) -> None:
+    async def _handle(self, deliveries: Sequence[Delivery]) -> None:
+        work = [item for delivery in deliveries if (item := await self._readable(delivery))]
+        while len(work) > 1:
+            try:
+                outcomes = await self._apply_together(work)
+            except Exception as exc:
+                if not _blames_one(exc):
+                    # Any event of the batch may be the cause: each is applied alone below.
+                    log.warning("a batch of %d failed (%s); applying each alone", len(work), exc)
+                    break
+                assert isinstance(exc, _HandlerFailed)
+                blamed = work.pop(exc.index)
+                blamed.bind()
+                await self._failed(blamed, exc.error)
+                continue
+            for item, outcome in zip(work, outcomes, strict=True):
+                await self._settled(item, outcome)
+            return
+        for item in work:
+            await self._apply_alone(item)
+
+    async def _readable(self, delivery: Delivery) -> _Work[U] | None:
+        """The delivery's event and handler; or None, the delivery settled here (unreadable,
+        invalid or of no interest to this consumer)."""
         try:
             envelope = decode_envelope(delivery.body)
         except ContractError as exc:
@@ -62,13 +157,13 @@ class EventConsumer(Generic[U]):
             )
             await delivery.dead_letter()
             self._on_outcome(delivery.routing_key, "dead_lettered")
-            return
+            return None
         bind(envelope.correlation_id, str(envelope.event_id))
         handler = self._handlers.get(envelope.type)
         if handler is None:
             await delivery.ack()  # bound by a wildcard, not of interest here
             self._on_outcome(envelope.type, "ignored")
-            return
+            return None
         try:
             event: IntegrationEvent = envelope.event()
         except ContractError as exc:
@@ -79,47 +174,78 @@ class EventConsumer(Generic[U]):
             )
             await delivery.dead_letter()
             self._on_outcome(envelope.type, "dead_lettered")
-            return
+            return None
+        return _Work(delivery, envelope, event, handler)
+
+    async def _apply_together(self, work: Sequence[_Work[U]]) -> list[str]:
+        async with self._uow_factory() as uow:
+            seen = await uow.inbox.seen_among(self.name, [item.event_id for item in work])
+            outcomes: list[str] = []
+            applied: list[Envelope] = []
+            for index, item in enumerate(work):
+                if item.event_id in seen:  # applied before, or twice in this batch
+                    outcomes.append("duplicate")
+                    continue
+                seen.add(item.event_id)
+                item.bind()
+                try:
+                    await item.handler(item.envelope, item.event, uow)
+                except Exception as exc:
+                    raise _HandlerFailed(index, exc) from exc
+                applied.append(item.envelope)
+                outcomes.append("consumed")
+            uow.inbox.record_all(self.name, applied)
+            await uow.commit()
+        return outcomes
+
+    async def _apply_alone(self, item: _Work[U]) -> None:
+        item.bind()
         try:
-            outcome = await self._apply(envelope, event, handler)
-        except Exception:
-            log.exception(
-                "handler failed; requeueing",
-                extra={
-                    "event_id": str(envelope.event_id),
-                    "event_type": envelope.type,
-                    "delivery_count": delivery.delivery_count,
-                },
-            )
-            await delivery.requeue()
-            last = (
-                self._delivery_limit is not None and delivery.delivery_count >= self._delivery_limit
-            )
-            self._on_outcome(envelope.type, "dead_lettered" if last else "requeued")
+            outcome = await self._apply(item)
+        except Exception as exc:
+            await self._failed(item, exc)
             return
-        await delivery.ack()
+        await self._settled(item, outcome)
+
+    async def _settled(self, item: _Work[U], outcome: str) -> None:
+        item.bind()
+        await item.delivery.ack()
         log.info(
             "%s %s",
             outcome,
-            envelope.type,
-            extra={"event_id": str(envelope.event_id), "consumer": self.name},
+            item.envelope.type,
+            extra={"event_id": item.event_id, "consumer": self.name},
         )
-        self._on_outcome(envelope.type, outcome)
+        self._on_outcome(item.envelope.type, outcome)
 
-    async def _apply(self, envelope: Envelope, event: Any, handler: EventHandler[U]) -> str:
-        event_id = str(envelope.event_id)
+    async def _failed(self, item: _Work[U], error: Exception) -> None:
+        delivery = item.delivery
+        log.error(
+            "handler failed; requeueing",
+            exc_info=error,
+            extra={
+                "event_id": item.event_id,
+                "event_type": item.envelope.type,
+                "delivery_count": delivery.delivery_count,
+            },
+        )
+        await delivery.requeue()
+        last = self._delivery_limit is not None and delivery.delivery_count >= self._delivery_limit
+        self._on_outcome(item.envelope.type, "dead_lettered" if last else "requeued")
+
+    async def _apply(self, item: _Work[U]) -> str:
         async with self._uow_factory() as uow:
-            if await uow.inbox.seen(self.name, event_id):
+            if await uow.inbox.seen(self.name, item.event_id):
                 return "duplicate"
-            await handler(envelope, event, uow)
-            uow.inbox.record(self.name, envelope)
+            await item.handler(item.envelope, item.event, uow)
+            uow.inbox.record(self.name, item.envelope)
             try:
                 await uow.commit()
             except IntegrityError:
                 # Another delivery of the same event committed first (a competing consumer).
                 await uow.rollback()
                 async with self._uow_factory() as check:
-                    if await check.inbox.seen(self.name, event_id):
+                    if await check.inbox.seen(self.name, item.event_id):
                         return "duplicate"
                 raise
         return "consumed"

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from tasdir.contracts import utcnow
+from tasdir.db.signals import OutboxWakeup
 from tasdir.db.tables import OutboxFields
 from tasdir.messaging.transport import OutgoingMessage, Publisher, TransportUnavailable
 
@@ -220,9 +221,20 @@ class OutboxRelay:
             log.warning("outbox unreadable for metrics", exc_info=True)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until `stop` is set. Survives broker and database outages."""
+        """Relay until `stop` is set. Survives broker and database outages. A commit that
+        wrote outbox rows wakes it (`tasdir.db.signals`); otherwise it polls."""
+        engine = self._sessions.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            await self._loop(stop, None)
+            return
+        async with OutboxWakeup(engine, self.wake).opened() as wakeup:
+            await self._loop(stop, wakeup)
+
+    async def _loop(self, stop: asyncio.Event, wakeup: OutboxWakeup | None) -> None:
         backoff = self.poll_interval
         while not stop.is_set():
+            # Cleared before the batch is read, so a commit during the batch wakes the next.
+            self.wake.clear()
             try:
                 report = await self.relay_once()
             except Exception:
@@ -235,7 +247,8 @@ class OutboxRelay:
                 continue
             backoff = self.poll_interval
             if report.published == 0:
-                self.wake.clear()
+                if wakeup is not None:
+                    await wakeup.keep_listening()
                 await _sleep_or(stop, self.poll_interval, self.wake)
 
 
