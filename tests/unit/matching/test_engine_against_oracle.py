@@ -62,6 +62,9 @@ def test_they_rank_the_matches_and_the_misses_alike(products, request, exporter)
     strategic = is_strategic(req, profile, PRIORITY)
     evaluation = index.evaluate(req, profile, TODAY, CONFIG, strategic)
     assert evaluation.matches() == expected_matches
+    # The first few alone (the page a caller shows) are the same, however the scores tie.
+    for limit in (0, 1, 3):
+        assert evaluation.matches(limit) == expected_matches[:limit]
     assert evaluation.nearest_misses(5) == expected_misses[:5]
     assert evaluation.nearest_misses(5, offset=5) == expected_misses[5:10]
     assert evaluation.excluded_total == len(expected_misses)

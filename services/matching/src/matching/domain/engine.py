@@ -370,16 +370,18 @@ def _verdicts(p: _ProductSide, r: _RequestSide, today: int) -> tuple[Masks, Mask
         (Rule.valid_from, today < p.valid_from),
         (Rule.valid_to, today > p.valid_to),
     )
-    # The verdicts gather in one byte per row for each eight rules, then into the mask: a
-    # shift of the bytes is many times faster than `bitwise_or(..., where=fails)`, and a
-    # quarter of the memory traffic of shifting 32-bit masks.
+    # The verdicts gather in one byte per row for each eight rules, then into the mask: bytes
+    # are a quarter of the memory traffic of 32-bit masks, and a verdict is placed at its bit
+    # by a multiplication (numpy vectorises it; a shift of bytes it does not, 10x slower).
     parts = [np.zeros(size, np.uint8) for _ in range(_MASK_BYTES)]
     for bit in _bits(BUNDLE_RULES):
         parts[bit >> 3] |= np.uint8(1 << (bit & 7))
+    placed = np.empty(size, np.uint8)
     for rule, fails in checks:
         bit = int(rule)
         part = parts[bit >> 3]
-        np.bitwise_or(part, np.left_shift(fails.view(np.uint8), bit & 7), out=part)
+        np.multiply(fails.view(np.uint8), np.uint8(1 << (bit & 7)), out=placed)
+        np.bitwise_or(part, placed, out=part)
     failed: Masks = parts[0].astype(np.uint32)
     for i in range(1, _MASK_BYTES):
         failed |= parts[i].astype(np.uint32) << np.uint32(8 * i)
@@ -478,6 +480,8 @@ class ProductIndex(_Columns):
         self._partners: tuple[Ints, Ints] | None = None
         # The partner keys of each guarantee's row (see `_partner_table`).
         self._partner_keys: dict[int, list[int]] = {}
+        # Each row's rank in product id order, dropped when a product comes or goes.
+        self._id_ranks: Ints | None = None
 
     def _bundles_changed(self, *products: Product | None) -> None:
         for product in products:
@@ -488,6 +492,8 @@ class ProductIndex(_Columns):
 
     def upsert(self, product: Product) -> None:
         """Add a product, or replace the version held."""
+        if product.id not in self.rows:
+            self._id_ranks = None
         row = self._slot(product.id)
         self._bundles_changed(self.facts.get(row), product)
         u, c = self.u, self.col
@@ -556,6 +562,7 @@ class ProductIndex(_Columns):
     def remove(self, product_id: UUID) -> None:
         row = self._drop(product_id)
         if row is not None:
+            self._id_ranks = None
             self._bundles_changed(self.facts.pop(row, None))
             self._partner_keys.pop(row, None)
             cast(Objects, self.col["ids"])[row] = None
@@ -639,6 +646,18 @@ class ProductIndex(_Columns):
         )
         evaluation.score(request, config, strategic)
         return evaluation
+
+    def id_ranks(self) -> Ints:
+        """Each row's rank in product id order: the last tie-break of every ranking, as one
+        small integer that packs into a sort key with the others."""
+        if self._id_ranks is None:
+            ranks = np.zeros(self.size, np.int64)
+            rows = np.flatnonzero(self.active[: self.size])
+            order = np.lexsort((self.view("id_lo", Words)[rows], self.view("id_hi", Words)[rows]))
+            ranks[rows[order]] = np.arange(rows.size, dtype=np.int64)
+            self._id_ranks = ranks
+        assert self.size < 1 << _RANK_BITS, "the packed sort keys hold the rank of a row"
+        return self._id_ranks
 
     def order(self, rows: Ints) -> Ints:
         """`rows` in bundle preference order: the highest cover, the lowest one-off cost, the
@@ -807,58 +826,19 @@ class Evaluation:
 
     def score(self, request: Request, config: ScoringConfig, strategic: bool) -> None:
         """All-in cost, components and score of the matches."""
-        index = self.index
         ks = np.flatnonzero(self.tier != EXCLUDED)
-        rows = self.rows[ks]
-        g, i = self.guarantee[ks], self.insurance[ks]
-        has_g, has_i = g >= 0, i >= 0
-        g_rows, i_rows = np.where(has_g, g, 0), np.where(has_i, i, 0)
-        one_off_col = index.view("one_off", Ints)
-        priced_col = index.view("priced", Bools)
-        cover_col = index.view("cover", Ints)
-        one_off = (
-            one_off_col[rows]
-            + np.where(has_g, one_off_col[g_rows], 0)
-            + np.where(has_i, one_off_col[i_rows], 0)
-        )
-        priced = priced_col[rows] | (has_g & priced_col[g_rows]) | (has_i & priced_col[i_rows])
-        rate = index.view("rate", Ints)[rows]
-        cost = all_in_cost_cp(rate, one_off, request.tenor_days)
-        cost_part = np.where(priced, ceiling_component(cost, config.cost_ceiling_cp), 0)
-        high = index.view("amount_max", Ints)[rows].astype(np.float64)
-        bounded = ((self.present[ks] & Rule.amount_max.bit) != 0) & (high > 0)
         amount = request.amount_cents
-        if amount is None:
-            fit = np.full(rows.size, config.amount_fit_unbounded, np.int64)
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.floor(float(amount) / np.where(bounded, high, 1.0) * 10000.0 + 0.5)
-            fit = np.where(
-                bounded, np.minimum(UNIT, ratio).astype(np.int64), config.amount_fit_unbounded
-            )
-        days = index.view("days", Ints)[rows]
-        speed = np.where(days >= 0, ceiling_component(days, config.speed_ceiling_days), 0)
-        cover = np.maximum(
-            cover_col[rows],
-            np.maximum(
-                np.where(has_g, cover_col[g_rows], 0), np.where(has_i, cover_col[i_rows], 0)
-            ),
-        )
-        components = np.stack(
-            [
-                cost_part,
-                fit,
-                speed,
-                np.minimum(cover, UNIT),
-                np.full(rows.size, UNIT if strategic else 0, np.int64),
-            ],
-            axis=1,
-        ).astype(np.int64)
-        weighted = components @ np.asarray(config.weights, np.int64)
-        penalty = np.where(self.tier[ks] == CONDITIONAL, config.conditional_penalty_pct, 0)
         self.matched = ks
-        self.cost, self.priced, self.components = cost, priced, components
-        self.scores = score_cp(weighted, penalty.astype(np.int64))
+        self.cost, self.priced, self.components, self.scores = _score(
+            self.index,
+            self.rows[ks],
+            self.index,
+            self.guarantee[ks],
+            self.insurance[ks],
+            _Asked(float(_opt(amount)), amount is not None, request.tenor_days, strategic),
+            self.tier[ks] == CONDITIONAL,
+            config,
+        )
 
     def __len__(self) -> int:
         return int(self.rows.size)
@@ -928,44 +908,44 @@ class Evaluation:
         """Every product in scope, in catalogue order."""
         return self._outcomes(np.arange(len(self)))
 
-    def match_order(self) -> Ints:
+    def match_order(self, limit: int | None = None) -> Ints:
         """Positions (among the matches) in rank order: by score, eligible before conditional,
-        the lower cost, the product id."""
+        the lower cost, the product id; the first `limit` of them if given.
+
+        The four keys pack into one integer (score, tier, cost, rank in id order), so that a
+        page is one partial selection; a cost too large to pack is sorted key by key."""
         assert self.matched is not None and self.scores is not None
         assert self.cost is not None and self.priced is not None
         rows = self.rows[self.matched]
-        cost = np.where(self.priced, self.cost, _LAST)
-        keys = (
-            self.index.view("id_lo", Words)[rows],
-            self.index.view("id_hi", Words)[rows],
-            cost,
-            self.tier[self.matched],
-            -self.scores,
-        )
-        return cast(Ints, np.lexsort(keys))
+        tier = self.tier[self.matched]
+        unpriced = (1 << _COST_BITS) - 1
+        packable = (self.cost >= 0) & (self.cost < unpriced)
+        if not (packable | ~self.priced).all():
+            keys = (self.index.view("id_lo", Words)[rows], self.index.view("id_hi", Words)[rows])
+            cost = np.where(self.priced, self.cost, _LAST)
+            return cast(Ints, np.lexsort((*keys, cost, tier, -self.scores))[:limit])
+        cost = np.where(self.priced, self.cost, unpriced)
+        head = ((_MAX_SCORE - self.scores) << 1) | tier
+        packed = (head << (_COST_BITS + _RANK_BITS)) | (cost << _RANK_BITS)
+        return _smallest(packed | self.index.id_ranks()[rows], limit)
 
-    def matches(self) -> list[Outcome]:
-        """The eligible and conditional products, ranked."""
+    def matches(self, limit: int | None = None) -> list[Outcome]:
+        """The eligible and conditional products, ranked (the first `limit` of them if given):
+        each one is built as a Python object, so a caller that shows a page asks for it."""
+        return self.matches_in(self.match_order(limit))
+
+    def matches_in(self, order: Ints) -> list[Outcome]:
+        """The matches at positions `order` (of `match_order`), in that order."""
         assert self.matched is not None
-        return self._outcomes(self.matched[self.match_order()])
+        return self._outcomes(self.matched[order])
 
     def miss_order(self, limit: int | None = None, offset: int = 0) -> Ints:
         """Row positions of the excluded products, nearest first (the fewest failing or
         unanswered rules, then the product id), from `offset`, at most `limit` of them."""
         ks = np.flatnonzero(self.tier == EXCLUDED)
         misses = np.bitwise_count(self.failed[ks] | self.missing[ks]).astype(np.int64)
-        if limit is not None and ks.size > offset + limit:
-            # Only the rows up to the count that fills the page need sorting.
-            counts = np.cumsum(np.bincount(misses, minlength=len(Rule) + 1))
-            cut = int(np.searchsorted(counts, offset + limit))
-            keep = misses <= cut
-            ks, misses = ks[keep], misses[keep]
-        rows = self.rows[ks]
-        order = np.lexsort(
-            (self.index.view("id_lo", Words)[rows], self.index.view("id_hi", Words)[rows], misses)
-        )
-        end = None if limit is None else offset + limit
-        return cast(Ints, ks[order][offset:end])
+        ranks = self.index.id_ranks()[self.rows[ks]]
+        return cast(Ints, ks[_smallest((misses << _RANK_BITS) | ranks, limit, offset)])
 
     def nearest_misses(self, limit: int, offset: int = 0) -> list[Outcome]:
         return self._outcomes(self.miss_order(limit, offset))
@@ -989,6 +969,84 @@ class Evaluation:
             ks, misses, hi, lo = ks[later], misses[later], hi[later], lo[later]
         order = np.lexsort((lo, hi, misses))[:limit]
         return self._outcomes(cast(Ints, ks[order]))
+
+
+#: Bits of the packed sort keys: a product's rank in id order, and an all-in cost.
+_RANK_BITS = 28
+_COST_BITS = 20
+#: The highest score, in hundredths.
+_MAX_SCORE = 100 * 100
+
+
+def _smallest(keys: Ints, limit: int | None, offset: int = 0) -> Ints:
+    """Positions of the smallest `keys` (distinct), in order, from `offset`, at most `limit`:
+    a page selects its keys before it sorts them."""
+    end = keys.size if limit is None else min(offset + limit, keys.size)
+    if end <= 0:
+        return np.zeros(0, np.int64)
+    at = np.argpartition(keys, end - 1)[:end] if end < keys.size else np.arange(keys.size)
+    return cast(Ints, at[np.argsort(keys[at])][offset:])
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What a score reads of the requests: one value each, or a column."""
+
+    amount_f: float | Floats
+    amount_ok: bool | Bools
+    tenor: int | Ints
+    strategic: bool | Bools
+
+
+def _score(
+    products: ProductIndex,
+    rows: Ints,
+    catalogue: ProductIndex,
+    guarantee: Ints,
+    insurance: Ints,
+    asked: _Asked,
+    conditional: Bools,
+    config: ScoringConfig,
+) -> tuple[Ints, Bools, Ints, Ints]:
+    """(all-in cost, priced, components, score) of matches: the products at `rows` of
+    `products`, with the bundles at rows of `catalogue` (-1: none), for the requests `asked`."""
+    has_g, has_i = guarantee >= 0, insurance >= 0
+    g_rows, i_rows = np.where(has_g, guarantee, 0), np.where(has_i, insurance, 0)
+    one_off_col = catalogue.view("one_off", Ints)
+    priced_col = catalogue.view("priced", Bools)
+    cover_col = catalogue.view("cover", Ints)
+    one_off = (
+        products.view("one_off", Ints)[rows]
+        + np.where(has_g, one_off_col[g_rows], 0)
+        + np.where(has_i, one_off_col[i_rows], 0)
+    )
+    priced = (
+        products.view("priced", Bools)[rows]
+        | (has_g & priced_col[g_rows])
+        | (has_i & priced_col[i_rows])
+    )
+    rate = products.view("rate", Ints)[rows]
+    cost = all_in_cost_cp(rate, one_off, asked.tenor)
+    cost_part = np.where(priced, ceiling_component(cost, config.cost_ceiling_cp), 0)
+    high = products.view("amount_max", Ints)[rows].astype(np.float64)
+    present = products.view("present", Masks)[rows]
+    bounded = ((present & Rule.amount_max.bit) != 0) & (high > 0) & asked.amount_ok
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.floor(asked.amount_f / np.where(bounded, high, 1.0) * 10000.0 + 0.5)
+    fit = np.where(bounded, np.minimum(UNIT, ratio).astype(np.int64), config.amount_fit_unbounded)
+    days = products.view("days", Ints)[rows]
+    speed = np.where(days >= 0, ceiling_component(days, config.speed_ceiling_days), 0)
+    cover = np.maximum(
+        products.view("cover", Ints)[rows],
+        np.maximum(np.where(has_g, cover_col[g_rows], 0), np.where(has_i, cover_col[i_rows], 0)),
+    )
+    strategic = np.broadcast_to(np.where(asked.strategic, UNIT, 0), rows.shape)
+    components = np.stack(
+        [cost_part, fit, speed, np.minimum(cover, UNIT), strategic], axis=1
+    ).astype(np.int64)
+    weighted = components @ np.asarray(config.weights, np.int64)
+    penalty = np.where(conditional, config.conditional_penalty_pct, 0).astype(np.int64)
+    return cost, priced, components, score_cp(weighted, penalty)
 
 
 # ---- the open requests ----
