@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import re
 import sys
+import threading
 from datetime import UTC, datetime
+from queue import SimpleQueue
+from typing import TextIO
 from uuid import uuid4
 
 from starlette.types import Scope
@@ -83,8 +87,57 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class BackgroundLines(logging.Handler):
+    """Formats each record where it is logged (so it carries that context's correlation id) and
+    leaves the write to a thread of its own, which writes whatever has queued up in one go.
+
+    A write to a pipe whose reader lags (the supervisor of `tasdir stack`, a container runtime
+    under load) blocks; in an API that blocked the event loop, every request included, on each
+    access log line. `close()` (at exit) writes what is left.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self.lines: SimpleQueue[str | None] = SimpleQueue()
+        self.writer = threading.Thread(target=self._write, name="log-writer", daemon=True)
+        self.writer.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.put(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+    def _write(self) -> None:
+        while (line := self.lines.get()) is not None:
+            batch = [line]
+            while not self.lines.empty() and (line := self.lines.get()) is not None:
+                batch.append(line)
+            try:
+                self.stream.write("\n".join(batch) + "\n")
+                self.stream.flush()
+            except Exception:  # a closed stream must not kill the writer
+                pass
+            if line is None:
+                return
+
+    def close(self) -> None:
+        if self.writer.is_alive():
+            self.lines.put(None)
+            self.writer.join(timeout=5)
+        super().close()
+
+
+def configure_logging(service: str, level: str = "INFO", *, background: bool = False) -> None:
+    """JSON lines on stderr for the whole process. With `background`, the lines are written
+    by a thread (`BackgroundLines`): for servers, whose event loop must never wait on stderr."""
+    handler: logging.Handler
+    if background:
+        handler = BackgroundLines(sys.stderr)
+        atexit.register(handler.close)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

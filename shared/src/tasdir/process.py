@@ -194,7 +194,8 @@ def main(definition: AnyServiceDefinition, argv: Sequence[str] | None = None) ->
         help="the API's port (default 8000); for a relay or consumer, where it serves /metrics",
     )
     args = parser.parse_args(argv)
-    configure_logging(f"{definition.name}.{args.process}")
+    # An API writes its log lines from a thread: its event loop must not wait on stderr.
+    configure_logging(f"{definition.name}.{args.process}", background=args.process == "api")
     try:
         settings = get_settings()
         if definition.check_settings is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,8 +16,8 @@ from fastapi import APIRouter
 from support.apps import sqlite_runtime
 from support.tokens import make_token
 from tasdir.api import create_app
-from tasdir.correlation import current_correlation_id
-from tasdir.observability import JsonFormatter
+from tasdir.correlation import bind, current_correlation_id
+from tasdir.observability import BackgroundLines, JsonFormatter
 from tasdir.settings import Settings
 
 SETTINGS = Settings(environment="development")
@@ -111,8 +112,6 @@ async def test_a_missing_or_malformed_correlation_id_is_replaced(
 
 
 def test_json_logs_carry_the_bound_correlation_id() -> None:
-    from tasdir.correlation import bind
-
     bind("corr-1")
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("you",), None)
     record.event_id = "e-1"
@@ -155,3 +154,24 @@ async def test_each_request_has_one_access_log_line_with_its_figures(
     first = lines[0]
     assert (first["method"], first["path"], first["status"]) == ("GET", "/v1/nowhere?x=1", 404)
     assert first["duration_ms"] >= 0
+
+
+def test_background_lines_are_formatted_in_the_callers_context_and_all_written() -> None:
+    stream = io.StringIO()
+    handler = BackgroundLines(stream)
+    handler.setFormatter(JsonFormatter("exporters.api"))
+    logger = logging.getLogger("test.background")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for number in range(50):
+            bind(f"corr-{number}")
+            logger.warning("line %d", number)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+        handler.close()  # writes what is left, then stops the thread
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == [f"line {n}" for n in range(50)]
+    assert [line["correlation_id"] for line in lines] == [f"corr-{n}" for n in range(50)]
+    assert not handler.writer.is_alive()
