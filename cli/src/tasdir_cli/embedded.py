@@ -5,7 +5,8 @@ with no infrastructure.
 - one in-process bus in place of RabbitMQ, with the same topology;
 - fakeredis in place of Redis (`app.state.redis`);
 - each service's outbox relay, event consumer and background jobs run as tasks of the app's
-  lifespan (the jobs with the fakeredis client).
+  lifespan (the jobs with the fakeredis client);
+- the web console at `/console`, calling the same app's API in process (docs/console.md).
 
 This module is a composition root: it takes the service definitions from
 `tasdir_cli.services`, so the library itself keeps no dependency on the services.
@@ -22,8 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import fakeredis
+import httpx
+from console.bootstrap import create_app as create_console
+from console.config import PREFIX as CONSOLE_PREFIX
+from console.config import ConsoleSettings
+from console.service_layer.signin import DevPrincipal, PrincipalSource
 from fakeredis import FakeAsyncRedis
 from fastapi import FastAPI
+from pydantic import ValidationError
 from tasdir.api import create_app, serve_metrics
 from tasdir.messaging.inproc import Chaos, InProcessBus
 from tasdir.messaging.transport import Subscription
@@ -34,9 +41,9 @@ from tasdir.service import (
     ServiceRuntime,
     stop_background,
 )
-from tasdir.settings import Settings, get_settings
+from tasdir.settings import Settings, describe_error, get_settings
 
-from tasdir_cli.devtoken import dev_identity, dev_token
+from tasdir_cli.devtoken import DevIdentity, dev_identity, dev_token
 from tasdir_cli.services import definitions as service_definitions
 
 log = logging.getLogger(__name__)
@@ -53,6 +60,7 @@ DEMO_SEEDERS: tuple[Seeder, ...] = ()
 DEFAULT_PORT = 8000
 SEED_STOP_SECONDS = 15.0
 DEFAULT_DATA_DIR = "var"
+CONSOLE_PATH = "/console"
 
 
 def load_definitions() -> list[AnyServiceDefinition]:
@@ -85,6 +93,8 @@ class EmbeddedSystem:
     # Work a seeder left running after the start (the demo data set loads so); cancelled first
     # when the system closes.
     seed_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Why the console is not served at /console (its settings cannot run), or None.
+    console_off: str | None = None
 
     def __getitem__(self, service: str) -> AnyServiceRuntime:
         return self.runtimes[service]
@@ -154,8 +164,10 @@ def build_app(
     seeders: Sequence[Seeder] | None = None,
     chaos: Chaos | None = None,
     definitions: Sequence[AnyServiceDefinition] | None = None,
+    demo: bool = False,
 ) -> FastAPI:
-    """The embedded app. Nothing is opened here: the lifespan migrates and starts everything."""
+    """The embedded app. Nothing is opened here: the lifespan migrates and starts everything.
+    The console's dev sign-in lists the demo accounts with `demo`."""
     settings = settings or get_settings()
     data_dir = Path(data_dir)
     bus = InProcessBus(chaos=chaos)
@@ -194,7 +206,80 @@ def build_app(
     )
     app.state.system = system
     system.app = app
+    system.console_off = mount_console(app, settings, console_principals(demo))
     return app
+
+
+def mount_console(app: FastAPI, settings: Settings, principals: PrincipalSource) -> str | None:
+    """Serve the console at `/console`, calling `app`'s API in process; or, when its settings
+    cannot run (production without `TASDIR_CONSOLE_SESSION_KEY`), say why and serve none."""
+    try:
+        console_settings = ConsoleSettings(environment=settings.environment, api_url="http://api")
+    except ValidationError as exc:
+        return describe_error(exc, prefix=CONSOLE_PREFIX)
+    console = create_console(
+        console_settings,
+        transport=httpx.ASGITransport(app=app),
+        principals=principals,
+        token_settings=settings,
+    )
+    app.mount(CONSOLE_PATH, console)
+    return None
+
+
+def _principal(key: str, label: str, identity: DevIdentity) -> DevPrincipal:
+    return DevPrincipal(
+        key=key,
+        label=label,
+        role=identity.role,
+        sub=identity.sub,
+        org=identity.org,
+        provider_id=identity.provider_id,
+        regions=identity.regions,
+    )
+
+
+def console_principals(demo: bool) -> PrincipalSource:
+    """The accounts of the console's dev sign-in: with the demo data, its guided exporter, the
+    advisor of each region (the guided exporter's first) and its admin; then one dev account
+    per role, with the identities of `tasdir token`."""
+    listed: list[DevPrincipal] = []
+
+    def principals() -> list[DevPrincipal]:
+        if not listed:
+            listed.extend(_demo_principals() if demo else [])
+            listed.extend(
+                _principal(f"dev-{role}", f"dev {role}", dev_identity(role))
+                for role in ("exporter", "provider", "advisor", "admin")
+            )
+        return listed
+
+    return principals
+
+
+def _demo_principals() -> list[DevPrincipal]:
+    from tasdir_cli.demo.api import ADMIN, identity
+    from tasdir_cli.demo.generator import generate
+
+    data = generate()
+    guide = data.exporter(data.walkthrough.exporter)
+    regions = sorted(data.advisors, key=lambda region: region != guide.region)
+    return [
+        _principal(
+            "demo-exporter",
+            f"{guide.body['legal_name']} ({guide.region})",
+            identity("exporter", guide.user, org=guide.key),
+        ),
+        *(
+            _principal(
+                f"demo-advisor-{region}",
+                f"the regional office of {region}",
+                identity("advisor", data.advisors[region], regions=[region]),
+            )
+            for region in regions
+        ),
+        _principal("demo-admin", "every region and provider", ADMIN),
+    ]
 
 
 def demo_seeders(demo: bool = True) -> list[Seeder]:
@@ -215,10 +300,19 @@ def dev_tokens(settings: Settings) -> dict[str, str]:
     }
 
 
-def banner(base_url: str, data_dir: Path, tokens: dict[str, str], *, demo: bool = False) -> str:
+def banner(
+    base_url: str,
+    data_dir: Path,
+    tokens: dict[str, str],
+    *,
+    demo: bool = False,
+    console_off: str | None = None,
+) -> str:
+    console = f"{base_url}{CONSOLE_PATH}" if console_off is None else f"off ({console_off})"
     lines = [
         "",
         f"Tasdir (embedded) is running on {base_url}  (data in {data_dir.resolve()})",
+        f"  Web console:     {console}",
         f"  OpenAPI docs:    {base_url}/docs",
         f"  OpenAPI schema:  {base_url}/openapi.json",
         f"  Health:          {base_url}/healthz  {base_url}/readyz",
@@ -251,7 +345,7 @@ def banner(base_url: str, data_dir: Path, tokens: dict[str, str], *, demo: bool 
 async def serve(
     host: str, port: int, data_dir: Path, settings: Settings, *, demo: bool = True
 ) -> None:
-    app = build_app(data_dir, settings, seeders=demo_seeders(demo))
+    app = build_app(data_dir, settings, seeders=demo_seeders(demo), demo=demo)
     system: EmbeddedSystem = app.state.system
     if settings.metrics_port is not None:
         # The app then keeps /metrics off its public port: serve it on the one configured.
@@ -264,7 +358,9 @@ async def serve(
         await asyncio.sleep(0.05)
     if server.started:
         base_url = f"http://{host}:{port}"
-        print(banner(base_url, data_dir, dev_tokens(settings), demo=demo), flush=True)
+        tokens = dev_tokens(settings)
+        printed = banner(base_url, data_dir, tokens, demo=demo, console_off=system.console_off)
+        print(printed, flush=True)
         system.base_url = base_url
         system.listening.set()
     await serving
@@ -273,6 +369,7 @@ async def serve(
 
 
 __all__ = [
+    "CONSOLE_PATH",
     "DEFAULT_DATA_DIR",
     "DEFAULT_PORT",
     "DEMO_SEEDERS",
@@ -280,9 +377,11 @@ __all__ = [
     "Seeder",
     "banner",
     "build_app",
+    "console_principals",
     "demo_seeders",
     "dev_tokens",
     "load_definitions",
+    "mount_console",
     "serve",
     "sqlite_url",
 ]

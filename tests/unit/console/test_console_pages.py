@@ -97,7 +97,7 @@ def test_a_match_set_shows_ranked_matches_bundles_as_one_line_misses_and_the_aud
     assert text.index("Pre-export loan +") < text.index("LC confirmation")
     assert "eligible" in text and "conditional" in text
     assert "81.5 / 100" in text and "6.25 %" in text
-    assert "amount_fit" in text and "Pre-export loan: region fits" in text
+    assert "amount fit" in text and "Pre-export loan: region fits" in text
     # A miss shows why it was excluded, not the rules it passed.
     assert "Turnover too small" in text and "Factoring: region fits" not in text
     assert "(1 / 9)" in text

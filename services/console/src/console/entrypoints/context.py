@@ -95,6 +95,7 @@ class Context:
                 "lang": self.lang,
                 "langs": i18n.LANG_NAMES,
                 "_": gettext,
+                "label": i18n.labeller(self.lang),
                 "fmt": i18n.Formats(self.lang),
                 "csrf_field": CSRF_FIELD,
                 **values,

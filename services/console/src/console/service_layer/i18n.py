@@ -53,6 +53,20 @@ def gettext_of(lang: str) -> Callable[[str], str]:
     return translations(lang).gettext
 
 
+def labeller(lang: str) -> Callable[[str | None], str]:
+    """Shows a word the API sends (`in_review`) in `lang`: its translation, or in English the
+    word with spaces (`in review`)."""
+    gettext = gettext_of(lang)
+
+    def label(value: str | None) -> str:
+        if not value:
+            return ""
+        translated = gettext(value)
+        return translated.replace("_", " ") if translated == value else translated
+
+    return label
+
+
 class Formats:
     """Numbers, dates and durations in one language (Babel's CLDR data)."""
 
