@@ -194,8 +194,8 @@ def main(definition: AnyServiceDefinition, argv: Sequence[str] | None = None) ->
         help="the API's port (default 8000); for a relay or consumer, where it serves /metrics",
     )
     args = parser.parse_args(argv)
-    # An API writes its log lines from a thread: its event loop must not wait on stderr.
-    configure_logging(f"{definition.name}.{args.process}", background=args.process == "api")
+    label = f"{definition.name}.{args.process}"
+    configure_logging(label)
     try:
         settings = get_settings()
         if definition.check_settings is not None:
@@ -204,6 +204,8 @@ def main(definition: AnyServiceDefinition, argv: Sequence[str] | None = None) ->
         print(f"{definition.name}: cannot start: {describe_error(exc)}", file=sys.stderr)
         raise SystemExit(2) from None
     if args.process == "api":
+        # Its event loop must never wait on stderr: a thread writes the log lines.
+        configure_logging(label, background=True)
         if settings.metrics_port is not None:
             serve_metrics(args.host, settings.metrics_port)
         asyncio.run(run_api(definition, settings, args.host, args.port or 8000))
