@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from matching.adapters.orm import ExporterProjection
 from matching.bootstrap import definition as matching
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 from support.apps import sqlite_runtime
 from support.events import exporter_event
@@ -249,3 +250,150 @@ async def test_the_failure_that_reaches_the_delivery_limit_is_reported_as_dead_l
     for returned in range(3):
         await consumer(FakeDelivery(body, delivery_count=returned))
     assert outcomes == ["requeued", "requeued", "dead_lettered"]
+
+
+# ---- batches: the deliveries that wait are applied in one transaction
+
+
+async def deliver_together(consumer: EventConsumer[Any], *deliveries: FakeDelivery) -> None:
+    """Hand the deliveries over at once, as a broker does up to the prefetch: the first is
+    applied alone, the ones that waited behind it as one batch."""
+    await asyncio.gather(*(consumer(delivery) for delivery in deliveries))
+
+
+def recording(calls: list[tuple[str, int]], poison: str | None = None) -> Any:
+    """matching's handler, noting each call's legal name and unit of work; fails on `poison`."""
+
+    async def handler(envelope: Envelope, event: Any, uow: Any) -> None:
+        calls.append((event.legal_name, id(uow)))
+        if event.legal_name == poison:
+            raise RuntimeError("this handler always fails on poison")
+        await matching.handlers[envelope.type](envelope, event, uow)
+
+    return handler
+
+
+async def test_the_deliveries_that_wait_are_applied_in_one_transaction_then_acked(
+    runtime: ServiceRuntime,
+) -> None:
+    calls: list[tuple[str, int]] = []
+    consumer = consumer_of(runtime, recording(calls))
+    deliveries = [FakeDelivery(exporter_event(name=f"n{i}").to_bytes()) for i in range(6)]
+    await deliver_together(consumer, *deliveries)
+    assert [d.outcome for d in deliveries] == ["ack"] * 6
+    assert [name for name, _ in calls] == [f"n{i}" for i in range(6)]  # in the order received
+    assert len({uow for _, uow in calls[1:]}) == 1  # the five that waited: one transaction
+    assert await count(runtime, ExporterProjection) == 6
+    assert await count(runtime, matching.tables.inbox) == 6
+
+
+async def test_a_duplicate_inside_a_batch_is_applied_once(runtime: ServiceRuntime) -> None:
+    calls: list[tuple[str, int]] = []
+    consumer = consumer_of(runtime, recording(calls))
+    body = exporter_event(name="twice").to_bytes()
+    deliveries = [
+        FakeDelivery(exporter_event(name="first").to_bytes()),
+        FakeDelivery(body),
+        FakeDelivery(exporter_event(name="between").to_bytes()),
+        FakeDelivery(body, delivery_count=1),
+    ]
+    await deliver_together(consumer, *deliveries)
+    assert [d.outcome for d in deliveries] == ["ack"] * 4
+    assert [name for name, _ in calls] == ["first", "twice", "between"]
+    assert await count(runtime, matching.tables.inbox) == 3
+
+
+async def test_a_poison_message_inside_a_batch_is_requeued_alone(runtime: ServiceRuntime) -> None:
+    calls: list[tuple[str, int]] = []
+    outcomes: list[str] = []
+    consumer = EventConsumer(
+        "matching",
+        runtime.uow,
+        {events.ExporterUpdated.event_type: recording(calls, poison="poison")},
+        on_outcome=lambda _type, outcome: outcomes.append(outcome),
+        delivery_limit=5,
+    )
+    names = ["first", "good 1", "poison", "good 2", "good 3"]
+    deliveries = [FakeDelivery(exporter_event(name=name).to_bytes()) for name in names]
+    await deliver_together(consumer, *deliveries)
+    assert [d.outcome for d in deliveries] == ["ack", "ack", "requeue", "ack", "ack"]
+    # The poison's handler ran once for its one delivery, as it would have alone: that is one
+    # failed delivery towards the limit, and the others were not counted against theirs.
+    assert [name for name, _ in calls].count("poison") == 1
+    assert sorted(outcomes) == ["consumed"] * 4 + ["requeued"]
+    assert await count(runtime, ExporterProjection) == 4
+    assert await count(runtime, matching.tables.inbox) == 4
+
+
+async def test_a_database_error_in_a_batch_applies_each_delivery_alone(
+    runtime: ServiceRuntime,
+) -> None:
+    """A database error may come from any event of the transaction: nobody is blamed, each is
+    applied again in its own transaction."""
+    failed_once: list[str] = []
+
+    async def hiccup(envelope: Envelope, event: Any, uow: Any) -> None:
+        if event.legal_name == "hiccup" and not failed_once:
+            failed_once.append(event.legal_name)
+            raise OperationalError("SELECT 1", {}, ConnectionError("connection reset"))
+        await matching.handlers[envelope.type](envelope, event, uow)
+
+    consumer = consumer_of(runtime, hiccup)
+    names = ["first", "good 1", "hiccup", "good 2"]
+    deliveries = [FakeDelivery(exporter_event(name=name).to_bytes()) for name in names]
+    await deliver_together(consumer, *deliveries)
+    assert [d.outcome for d in deliveries] == ["ack"] * 4
+    assert await count(runtime, ExporterProjection) == 4
+
+
+class LostAck(FakeDelivery):
+    """The consumer died between the commit and the ack: the broker never heard of it."""
+
+    async def ack(self) -> None:
+        self.outcome = None
+
+
+async def test_a_batch_redelivered_after_a_crash_between_commit_and_ack_changes_nothing(
+    runtime: ServiceRuntime,
+) -> None:
+    calls: list[tuple[str, int]] = []
+    consumer = consumer_of(runtime, recording(calls))
+    bodies = [exporter_event(name=f"n{i}").to_bytes() for i in range(5)]
+    await deliver_together(consumer, *(LostAck(body) for body in bodies))
+    assert len(calls) == 5
+    outcomes: list[str] = []
+    again = EventConsumer(
+        "matching",
+        runtime.uow,
+        {events.ExporterUpdated.event_type: recording(calls)},
+        on_outcome=lambda _type, outcome: outcomes.append(outcome),
+    )
+    redelivered = [FakeDelivery(body, delivery_count=1) for body in bodies]
+    await deliver_together(again, *redelivered)
+    assert [d.outcome for d in redelivered] == ["ack"] * 5
+    assert outcomes == ["duplicate"] * 5
+    assert len(calls) == 5  # no handler ran again
+    assert await count(runtime, ExporterProjection) == 5
+    assert await count(runtime, matching.tables.inbox) == 5
+
+
+async def test_a_commit_that_wrote_outbox_rows_wakes_the_relay_of_its_process(
+    runtime: ServiceRuntime,
+) -> None:
+    """The embedded mode: no NOTIFY on SQLite, an in-process signal instead. With an hour
+    between polls, only the wake-up can publish the rows in time."""
+    transport = FakeTransport()
+    relay = relay_of(runtime, transport, poll_interval=3600)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        for batch in range(3):
+            await add_to_outbox(runtime, exporter_event(name=f"n{batch}"))
+
+            async def published(expected: int = batch + 1) -> bool:
+                return len(transport.published) == expected
+
+            await eventually(published, timeout=20)
+    finally:
+        stop.set()
+        await running

@@ -182,7 +182,8 @@ class UnitOfWork:
             hook(self, result)
         wrote, self.outbox.written = self.outbox.written, 0
         if wrote and self.session.get_bind().dialect.name == "postgresql":
-            await self.session.execute(text(NOTIFY_OUTBOX))
+            # Delivered by the server at commit, and only if the transaction commits.
+            await (await self.session.connection()).execute(text(NOTIFY_OUTBOX))
         await self.session.commit()
         if wrote:
             outbox_committed(session_key(self.session))

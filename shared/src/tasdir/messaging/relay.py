@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -183,12 +183,13 @@ class OutboxRelay:
             )
             self._fault("published")
             now = self._clock()
+            sent = [row.id for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
+            await self._mark_sent(session, sent, now)
+            report.published = len(sent)
             for row, outcome in zip(rows, outcomes, strict=True):
                 if outcome is None:
-                    row.sent_at = now
-                    row.next_attempt_at = None
-                    report.published += 1
-                elif isinstance(outcome, TransportUnavailable):
+                    continue
+                if isinstance(outcome, TransportUnavailable):
                     # The broker is away: the message is fine and keeps its attempts.
                     report.unavailable = True
                 elif isinstance(outcome, Exception):  # Unroutable, PublishRejected or worse
@@ -199,6 +200,19 @@ class OutboxRelay:
                     raise outcome
                 session.add(row)
         return report
+
+    async def _mark_sent(self, session: AsyncSession, ids: list[int | None], now: datetime) -> None:
+        """One statement for the whole batch: the ORM would send an UPDATE per row."""
+        if not ids:
+            return
+        model = self._outbox
+        statement = (
+            update(model)
+            .where(col(model.id).in_(ids))
+            .values(sent_at=now, next_attempt_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        await session.exec(statement)
 
     async def counts(self) -> OutboxCounts:
         async with self._sessions() as session:

@@ -1,0 +1,101 @@
+"""The database layer on real PostgreSQL: the pool replaces connections the server closed
+(there is no per-checkout pre-ping), and NOTIFY wakes a relay in another process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from exporters.bootstrap import definition as exporters
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from support import infra
+from support.events import exporter_event
+from support.fakes import FakeTransport
+from support.infra import DatabaseFactory
+from tasdir.db import uow as uow_module
+from tasdir.messaging import InProcessBus, OutboxRelay
+from tasdir.service import ServiceRuntime
+from tasdir.settings import Settings
+
+
+@pytest.fixture
+async def runtime(databases: DatabaseFactory) -> AsyncIterator[ServiceRuntime[Any]]:
+    runtime: ServiceRuntime[Any] = ServiceRuntime(
+        exporters,
+        database_url=await databases(),
+        transport=InProcessBus(),
+        settings=Settings(environment="development"),
+    )
+    await runtime.migrate()
+    yield runtime
+    await runtime.dispose()
+
+
+async def backends(database: str) -> int:
+    admin = await asyncpg.connect(infra.PG_ADMIN_DSN)
+    try:
+        found = await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database
+        )
+    finally:
+        await admin.close()
+    return int(found)
+
+
+async def test_connections_the_server_closed_are_replaced_at_checkout(
+    runtime: ServiceRuntime[Any],
+) -> None:
+    async def use_three_connections() -> None:
+        async def one() -> None:
+            async with runtime.sessions() as session:
+                connection = await session.connection()
+                await connection.execute(text("SELECT pg_sleep(0.05)"))
+
+        await asyncio.gather(one(), one(), one())
+
+    await use_three_connections()  # the pool now holds three idle connections
+    database = make_url(runtime.database_url).database
+    admin = await asyncpg.connect(infra.PG_ADMIN_DSN)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database
+        )
+    finally:
+        await admin.close()
+
+    async def all_gone() -> bool:
+        return await backends(str(database)) == 0
+
+    await infra.eventually(all_gone)
+    await use_three_connections()  # no statement fails on a dead connection
+
+
+async def test_a_commit_in_another_process_wakes_the_relay_through_notify(
+    runtime: ServiceRuntime[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only NOTIFY can wake it: no in-process signal, and an hour between polls.
+    monkeypatch.setattr(uow_module, "outbox_committed", lambda _key: None)
+    transport = FakeTransport()
+    relay = OutboxRelay(runtime.sessions, exporters.tables.outbox, transport, poll_interval=3600)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        for written in range(1, 4):
+            envelope = exporter_event(name=f"n{written}")
+            async with runtime.uow() as uow:
+                uow.outbox.add(
+                    envelope.event(), aggregate_id=envelope.aggregate_id, aggregate_version=1
+                )
+                await uow.commit()
+
+            async def published(expected: int = written) -> bool:
+                return len(transport.published) == expected
+
+            await infra.eventually(published, timeout=20)
+    finally:
+        stop.set()
+        await running
