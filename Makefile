@@ -100,8 +100,10 @@ demo: install
 # PostgreSQL at the TASDIR_* URLs (default: localhost). APIs on STACK_PORT, +1, +2.
 STACK_PORT ?= 8001
 STACK_LOG_DIR ?=
+# The web console's own port under `make stack` (docs/console.md); CONSOLE_PORT= serves none.
+CONSOLE_PORT ?= 8010
 stack: install
-	$(DEV_ENV) $(BIN)/tasdir stack --base-port $(STACK_PORT) \
+	$(DEV_ENV) TASDIR_STACK_CONSOLE_PORT=$(CONSOLE_PORT) $(BIN)/tasdir stack --base-port $(STACK_PORT) \
 		$(if $(STACK_LOG_DIR),--log-dir $(STACK_LOG_DIR))
 
 # `make up` / `make down`: the real topology in Docker (docker-compose.yml), one URL: the gateway.

@@ -12,6 +12,8 @@ that every process runs with the configuration the supervisor checked. The super
 3. starts the nine children, each in a session of its own, so that a Ctrl-C reaches the
    supervisor only and the shutdown is orderly;
 4. waits until each API answers `/readyz`, then prints each service's base URL on stdout;
+   With `TASDIR_STACK_CONSOLE_PORT` set (`make stack` sets it: CONSOLE_PORT, 8010), the web
+   console runs too, on that port, calling each service's API on its own port;
 5. passes every child's log line to stderr, prefixed with `<service>.<process> |`, and with
    `--log-dir` also writes it to `<log dir>/<service>-<process>.log`;
 6. on SIGINT or SIGTERM stops the children (SIGTERM, a grace period, then SIGKILL) and exits 0.
@@ -38,11 +40,24 @@ from tasdir_cli.services import SERVICES
 
 PROCESSES = ("api", "consumer", "relay")
 DEFAULT_BASE_PORT = 8001
+CONSOLE = "console"
+CONSOLE_PORT_VARIABLE = "TASDIR_STACK_CONSOLE_PORT"
 _LINE_LIMIT = 4 * 1024 * 1024  # a JSON log line with a long traceback still fits
 
 
 class StackError(Exception):
     """The stack cannot start; the message says why."""
+
+
+def console_port_from_env() -> int | None:
+    """The console's port, from `TASDIR_STACK_CONSOLE_PORT`; None (no console) when unset."""
+    value = os.environ.get(CONSOLE_PORT_VARIABLE, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 0 < int(value) <= 65535:
+        say(f"no console: {CONSOLE_PORT_VARIABLE} must be a port number, not {value!r}")
+        return None
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,13 @@ class StackOptions:
     log_dir: Path | None = None
     ready_timeout: float = 60.0
     stop_grace: float = 10.0
+    # The web console's own port; None: no console.
+    console_port: int | None = field(default_factory=console_port_from_env)
+
+    def ready_ports(self) -> dict[str, int]:
+        """What must answer /readyz: each service's API, and the console."""
+        console = {} if self.console_port is None else {CONSOLE: self.console_port}
+        return {**self.ports, **console}
 
 
 @dataclass
@@ -210,7 +232,7 @@ async def http_status(host: str, port: int, path: str, wait: float = 2.0) -> int
 async def wait_ready(options: StackOptions, children: Sequence[Child]) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + options.ready_timeout
-    pending = dict(options.ports)
+    pending = options.ready_ports()
     while pending:
         for child in children:
             if not child.alive:
@@ -294,12 +316,16 @@ async def run_stack(options: StackOptions, settings: Settings | None = None) -> 
                 child = Child(service, process, argv)
                 children.append(child)
                 await _spawn(child, options.log_dir, env)
+        if options.console_port is not None:
+            children.append(await _spawn_console(options, env))
         say(f"started {len(children)} processes; waiting for /readyz")
         if await _until_stopped(stop, asyncio.ensure_future(wait_ready(options, children))):
             return 0
         print("Tasdir stack is running:", flush=True)
         for service in SERVICES:
             print(f"  {service}: http://{options.host}:{options.ports[service]}", flush=True)
+        if options.console_port is not None:
+            print(f"  {CONSOLE}: http://{options.host}:{options.console_port}/", flush=True)
         metrics = ", ".join(
             f"{service}.{process} :{_port(options, service, process)}"
             for service in SERVICES
@@ -335,6 +361,35 @@ async def run_stack(options: StackOptions, settings: Settings | None = None) -> 
         say("every process has stopped")
 
 
+def console_env(options: StackOptions, env: dict[str, str]) -> dict[str, str]:
+    """The console's environment: each route prefix of each service sent to that service's
+    API port (the library's own routes, such as `/v1/reference`, to the first service's)."""
+    from tasdir_cli.services import definitions
+
+    def base(service: str) -> str:
+        return f"http://{options.host}:{options.ports[service]}"
+
+    routes = [
+        f"{router.prefix}={base(name)}"
+        for name, definition in definitions().items()
+        for router in definition.routers
+        if router.prefix
+    ]
+    return {
+        **env,
+        "TASDIR_CONSOLE_API_URL": base(SERVICES[0]),
+        "TASDIR_CONSOLE_API_ROUTES": ",".join(routes),
+    }
+
+
+async def _spawn_console(options: StackOptions, env: dict[str, str]) -> Child:
+    assert options.console_port is not None
+    argv = _service_argv(CONSOLE, "--host", options.host, "--port", str(options.console_port))
+    child = Child(CONSOLE, "web", argv)
+    await _spawn(child, options.log_dir, console_env(options, env))
+    return child
+
+
 # The relays and consumers serve /metrics beside their service's API port.
 METRICS_PORT_OFFSETS = {"api": 0, "relay": 100, "consumer": 200}
 
@@ -367,6 +422,8 @@ def service_ports(base: int, overrides: Sequence[str] = ()) -> dict[str, int]:
 
 
 __all__ = [
+    "CONSOLE",
+    "CONSOLE_PORT_VARIABLE",
     "DEFAULT_BASE_PORT",
     "METRICS_PORT_OFFSETS",
     "PROCESSES",
@@ -375,6 +432,8 @@ __all__ = [
     "StackOptions",
     "check_dependencies",
     "child_env",
+    "console_env",
+    "console_port_from_env",
     "http_status",
     "migrate_all",
     "run_stack",

@@ -29,7 +29,10 @@ class SignInUnavailable(Exception):
 
 
 @router.get("/healthz", include_in_schema=False)
+@router.get("/readyz", include_in_schema=False)
 async def healthz() -> PlainTextResponse:
+    """Alive and ready: the console holds no state of its own (a page says when the API is
+    not)."""
     return PlainTextResponse("ok")
 
 
