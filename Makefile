@@ -135,3 +135,9 @@ console-messages: install
 	cd $(CONSOLE_DIR) && ../../$(BIN)/pybabel extract --no-location --sort-output \
 		-F babel.cfg -o src/console/locale/messages.pot .
 	$(BIN)/pybabel update -N -i $(CONSOLE_LOCALE)/messages.pot -d $(CONSOLE_LOCALE)
+
+# `make e2e-browser`: the console's browser tests alone (Playwright with Debian's Chromium,
+# `apt-get install chromium`; screenshots under test-artifacts/console/). `make test` runs them
+# too; Playwright never downloads a browser.
+e2e-browser: install
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest tests/e2e/test_e2e_console.py
