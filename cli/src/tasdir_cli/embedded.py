@@ -29,7 +29,8 @@ from console.config import PREFIX as CONSOLE_PREFIX
 from console.config import ConsoleSettings
 from console.service_layer.signin import DevPrincipal, PrincipalSource
 from fakeredis import FakeAsyncRedis
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from tasdir.api import create_app, serve_metrics
 from tasdir.messaging.inproc import Chaos, InProcessBus
@@ -224,6 +225,12 @@ def mount_console(app: FastAPI, settings: Settings, principals: PrincipalSource)
         token_settings=settings,
     )
     app.mount(CONSOLE_PATH, console)
+
+    async def to_console(_request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{CONSOLE_PATH}/", status_code=308)
+
+    # The mount serves `/console/...`; the banner's `/console` leads there.
+    app.router.add_route(CONSOLE_PATH, to_console, include_in_schema=False)
     return None
 
 

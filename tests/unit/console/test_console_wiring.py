@@ -28,7 +28,9 @@ async def test_the_embedded_system_serves_the_console_at_its_path(tmp_path: Path
     async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
         page = await client.get(f"{CONSOLE_PATH}/sign-in")
         css = await client.get(f"{CONSOLE_PATH}/static/htmx.min.js")
+        bare = await client.get(CONSOLE_PATH)
     assert page.status_code == 200 and css.status_code == 200
+    assert bare.status_code == 308 and bare.headers["location"] == "/console/"
     assert 'action="/console/sign-in"' in page.text
     assert "demo-advisor-souss-massa" in page.text and "dev-provider" in page.text
     assert app.state.system.console_off is None

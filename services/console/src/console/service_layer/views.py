@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
+
+from tasdir.reference.geography import Region, regions
 
 JsonObject = dict[str, Any]
 
@@ -23,6 +26,28 @@ def localised(names: Mapping[str, Any] | None, lang: str) -> str:
         return ""
     value = names.get(lang) or names.get("en") or next(iter(names.values()), "")
     return str(value or "")
+
+
+@dataclass(frozen=True)
+class RegionName:
+    """A region as a page names it: in the page's language, and in Arabic too."""
+
+    code: str
+    name: str
+    arabic: str | None
+
+
+@cache
+def _regions() -> dict[str, Region]:
+    return {r.code: r for r in regions()}
+
+
+def region_name(code: str, lang: str) -> RegionName:
+    """The region's name (its code when the reference data does not know it)."""
+    found = _regions().get(code)
+    if found is None:
+        return RegionName(code, code, None)
+    return RegionName(code, found.name(lang), found.names.ar)
 
 
 @dataclass(frozen=True)
