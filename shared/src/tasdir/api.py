@@ -5,7 +5,8 @@ Every app gets the same platform, in one pure ASGI middleware (`EdgeMiddleware`)
 - the latency metric by method (a fixed set), route template and status;
 - an unhandled error is a 500 problem, and the connection stays open;
 - 413 for a body over the limit (`BodySizeLimitMiddleware`, for requests that declare a body);
-- one access log line per request (`tasdir.access`);
+- the access log (`tasdir.access`): a line per request, or per N successful ones
+  (`TASDIR_ACCESS_LOG_EVERY`);
 and:
 - problem+json for every error, documented on every route of the OpenAPI document;
 - `/healthz`, `/readyz`, and `/metrics` (unless `metrics_port` moves it off the public port);
@@ -38,7 +39,7 @@ from tasdir.errors import install_problem_handlers, problem_response
 from tasdir.idempotency import install_idempotency
 from tasdir.limits import BodySizeLimitMiddleware
 from tasdir.metrics import exposition, observe_request, serve_metrics
-from tasdir.observability import CORRELATION_HEADER, accept_correlation_id, log_access
+from tasdir.observability import CORRELATION_HEADER, AccessLog, accept_correlation_id
 from tasdir.openapi import document_problems
 from tasdir.routing import method_not_allowed
 from tasdir.service import ServiceRuntime
@@ -80,9 +81,10 @@ class EdgeMiddleware:
     - Once the response is sent: the latency metric, and the access log line.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, access_log: AccessLog) -> None:
         self.app = app
         self.limited = BodySizeLimitMiddleware(app, max_body_bytes=max_body_bytes)
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +114,7 @@ class EdgeMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             observe_request(scope, status or 500, elapsed)
-            log_access(scope, status or 500, elapsed)
+            self.access_log(scope, status or 500, elapsed)
 
 
 def create_app(
@@ -131,7 +133,13 @@ def create_app(
     install_problem_handlers(app)
     app.add_exception_handler(405, method_not_allowed)
     install_idempotency(app)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        access_log=AccessLog(
+            every=settings.access_log_every, slow_seconds=settings.access_log_slow_seconds
+        ),
+    )
     for runtime in runtimes:
         for router in runtime.definition.routers:
             app.include_router(router)

@@ -8,6 +8,7 @@ import logging
 import re
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from queue import SimpleQueue
 from typing import TextIO
@@ -30,34 +31,51 @@ def accept_correlation_id(incoming: bytes | None) -> str:
     return str(uuid4())
 
 
-#: One line per HTTP request, written by `tasdir.api.EdgeMiddleware` once the response is sent,
-#: in the request's context (so it carries the correlation id).
+#: One line per HTTP request (`AccessLog`), written once the response is sent, in the
+#: request's context (so it carries the correlation id).
 access_log = logging.getLogger("tasdir.access")
 
 
-def log_access(scope: Scope, status: int, seconds: float) -> None:
-    """The access log line of a request: `GET /v1/x?y=1 200`, with `method`, `path`,
-    `status`, `duration_ms` and `client` as fields of their own."""
-    if not access_log.isEnabledFor(logging.INFO):
-        return
-    path = scope.get("path", "")
-    query = scope.get("query_string")
-    if query:
-        path = f"{path}?{query.decode('latin-1')}"
-    client = scope.get("client")
-    access_log.info(
-        "%s %s %d",
-        scope.get("method"),
-        path,
-        status,
-        extra={
-            "method": scope.get("method"),
-            "path": path,
-            "status": status,
-            "duration_ms": round(seconds * 1000, 2),
-            "client": f"{client[0]}:{client[1]}" if client else None,
-        },
-    )
+class AccessLog:
+    """The access log line of a request: `GET /v1/x?y=1 200`, with `method`, `path`, `status`,
+    `duration_ms` and `client` as fields of their own.
+
+    Every request gets one when `every` is 1 (the default). With `every` = N, one successful
+    request in N does, while an error (a status of 400 or more) or a request slower than
+    `slow_seconds` always does: the lines that matter stay, at a fraction of the cost.
+    """
+
+    def __init__(self, *, every: int = 1, slow_seconds: float = 1.0) -> None:
+        self.every = every
+        self.slow_seconds = slow_seconds
+        self._skipped = 0
+
+    def __call__(self, scope: Scope, status: int, seconds: float) -> None:
+        if status < 400 and seconds < self.slow_seconds and self.every > 1:
+            self._skipped += 1
+            if self._skipped < self.every:
+                return
+            self._skipped = 0
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        path = scope.get("path", "")
+        query = scope.get("query_string")
+        if query:
+            path = f"{path}?{query.decode('latin-1')}"
+        client = scope.get("client")
+        access_log.info(
+            "%s %s %d",
+            scope.get("method"),
+            path,
+            status,
+            extra={
+                "method": scope.get("method"),
+                "path": path,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "client": f"{client[0]}:{client[1]}" if client else None,
+            },
+        )
 
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -93,12 +111,15 @@ class BackgroundLines(logging.Handler):
 
     A write to a pipe whose reader lags (the supervisor of `tasdir stack`, a container runtime
     under load) blocks; in an API that blocked the event loop, every request included, on each
-    access log line. `close()` (at exit) writes what is left.
+    access log line. The thread waits `pause` seconds after each write, so that under load it
+    wakes (and takes the interpreter lock) a few times a second, not once a line. `close()`
+    (at exit) writes what is left.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, pause: float = 0.05) -> None:
         super().__init__()
         self.stream = stream
+        self.pause = pause
         self.lines: SimpleQueue[str | None] = SimpleQueue()
         self.writer = threading.Thread(target=self._write, name="log-writer", daemon=True)
         self.writer.start()
@@ -121,6 +142,7 @@ class BackgroundLines(logging.Handler):
                 pass
             if line is None:
                 return
+            time.sleep(self.pause)
 
     def close(self) -> None:
         if self.writer.is_alive():

@@ -161,7 +161,7 @@ def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     """The uvicorn server of an API process, or of the embedded system."""
     import uvicorn
 
-    # The app writes the access log itself (`tasdir.observability.log_access`), with the route's
+    # The app writes the access log itself (`tasdir.observability.AccessLog`), with the route's
     # figures as fields; uvicorn's own line would say the same a second time.
     return uvicorn.Server(
         uvicorn.Config(

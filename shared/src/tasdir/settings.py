@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     # A replacement reference FX table into MAD (the packaged table's JSON format).
     fx_table: str | None = None
 
+    # The access log (`tasdir.access`): one line for every request by default; with N > 1, one
+    # line for one successful request in N, while errors (4xx, 5xx) and requests slower than
+    # `access_log_slow_seconds` always get theirs.
+    access_log_every: int = Field(default=1, ge=1)
+    access_log_slow_seconds: float = Field(default=1.0, ge=0)
+
     # Serve an API's /metrics on this port (an internal one) instead of on the API port.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 

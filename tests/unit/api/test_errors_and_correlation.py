@@ -17,7 +17,7 @@ from support.apps import sqlite_runtime
 from support.tokens import make_token
 from tasdir.api import create_app
 from tasdir.correlation import bind, current_correlation_id
-from tasdir.observability import BackgroundLines, JsonFormatter
+from tasdir.observability import AccessLog, BackgroundLines, JsonFormatter
 from tasdir.settings import Settings
 
 SETTINGS = Settings(environment="development")
@@ -175,3 +175,15 @@ def test_background_lines_are_formatted_in_the_callers_context_and_all_written()
     assert [line["message"] for line in lines] == [f"line {n}" for n in range(50)]
     assert [line["correlation_id"] for line in lines] == [f"corr-{n}" for n in range(50)]
     assert not handler.writer.is_alive()
+
+
+def test_a_sampled_access_log_keeps_every_error_and_slow_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sampled = AccessLog(every=3, slow_seconds=1.0)
+    scope: dict[str, Any] = {"method": "GET", "path": "/x", "query_string": b"", "client": None}
+    with caplog.at_level(logging.INFO, logger="tasdir.access"):
+        for status, seconds in [(200, 0.01)] * 6 + [(404, 0.01), (500, 0.01), (200, 2.0)]:
+            sampled(scope, status, seconds)
+    logged = [(r.status, r.duration_ms) for r in caplog.records if r.name == "tasdir.access"]  # type: ignore[attr-defined]
+    assert logged == [(200, 10.0), (200, 10.0), (404, 10.0), (500, 10.0), (200, 2000.0)]
