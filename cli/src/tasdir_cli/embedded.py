@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ import httpx
 from console.bootstrap import create_app as create_console
 from console.config import PREFIX as CONSOLE_PREFIX
 from console.config import ConsoleSettings
-from console.service_layer.signin import DevPrincipal, PrincipalSource
+from console.service_layer.signin import DEV_TOKEN_TTL_SECONDS, DevPrincipal, PrincipalSource
 from fakeredis import FakeAsyncRedis
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
@@ -235,21 +237,22 @@ def mount_console(app: FastAPI, settings: Settings, principals: PrincipalSource)
 
 
 def _principal(key: str, label: str, identity: DevIdentity) -> DevPrincipal:
+    """A console account signed as `tasdir token` signs it."""
     return DevPrincipal(
         key=key,
         label=label,
         role=identity.role,
         sub=identity.sub,
-        org=identity.org,
-        provider_id=identity.provider_id,
+        mint=partial(dev_token, identity=identity, ttl_seconds=DEV_TOKEN_TTL_SECONDS),
         regions=identity.regions,
     )
 
 
 def console_principals(demo: bool) -> PrincipalSource:
-    """The accounts of the console's dev sign-in: with the demo data, its guided exporter, the
-    advisor of each region (the guided exporter's first) and its admin; then one dev account
-    per role, with the identities of `tasdir token`."""
+    """The accounts of the console's dev sign-in: with the demo data, the demo's accounts that
+    need no provider id (its guided exporter, the advisor of its region, its admin) and the
+    advisors of the other regions; then one dev account per role, as `tasdir token` makes
+    them."""
     listed: list[DevPrincipal] = []
 
     def principals() -> list[DevPrincipal]:
@@ -265,28 +268,28 @@ def console_principals(demo: bool) -> PrincipalSource:
 
 
 def _demo_principals() -> list[DevPrincipal]:
-    from tasdir_cli.demo.api import ADMIN, identity
+    from tasdir_cli.demo.api import identity
     from tasdir_cli.demo.generator import generate
+    from tasdir_cli.demo.startup import accounts
 
     data = generate()
-    guide = data.exporter(data.walkthrough.exporter)
-    regions = sorted(data.advisors, key=lambda region: region != guide.region)
-    return [
-        _principal(
-            "demo-exporter",
-            f"{guide.body['legal_name']} ({guide.region})",
-            identity("exporter", guide.user, org=guide.key),
-        ),
-        *(
-            _principal(
-                f"demo-advisor-{region}",
-                f"the regional office of {region}",
-                identity("advisor", data.advisors[region], regions=[region]),
-            )
-            for region in regions
-        ),
-        _principal("demo-admin", "every region and provider", ADMIN),
+    # The bank's account needs its provider id, known once the data set has loaded.
+    found = [a for a in accounts(data, defaultdict(str)) if a.role != "bank"]
+    listed = [
+        _principal("-".join(["demo", a.role, *a.identity.regions]), a.who, a.identity)
+        for a in found
     ]
+    shown = {r for a in found for r in a.identity.regions}
+    listed[-1:-1] = [
+        _principal(
+            f"demo-advisor-{region}",
+            f"the regional office of {region}",
+            identity("advisor", data.advisors[region], regions=[region]),
+        )
+        for region in data.advisors
+        if region not in shown
+    ]
+    return listed
 
 
 def demo_seeders(demo: bool = True) -> list[Seeder]:

@@ -7,6 +7,7 @@ import ast
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from babel.messages.pofile import read_po
 from console.bootstrap import create_app
@@ -174,9 +175,19 @@ def test_queue_counts_cover_every_status() -> None:
 
 
 def test_the_dev_sign_in_lists_what_the_composition_root_gives() -> None:
-    demo = DevPrincipal("demo-advisor", "Souss-Massa office", "advisor", "adv-1", regions=("x",))
-    page = TestClient(create_app(console_settings(), principals=lambda: [demo])).get("/sign-in")
+    demo = DevPrincipal(
+        "demo-advisor", "Souss-Massa office", "advisor", "adv-1", lambda _s: "signed", ("x",)
+    )
+    api = FakeApi()
+    app = create_app(
+        console_settings(), transport=httpx.MockTransport(api), principals=lambda: [demo]
+    )
+    browser = TestClient(app)
+    page = browser.get("/sign-in")
     assert "Souss-Massa office" in page.text and "dev-exporter" not in page.text
+    browser.post("/sign-in", data={"csrf": csrf_of(page.text), "principal": "demo-advisor"})
+    assert browser.get("/queue").status_code == 200
+    assert api.last("/v1/match-sets").headers["Authorization"] == "Bearer signed"
 
 
 # --- boundaries ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 from tasdir.settings import Settings
 from tasdir_cli.embedded import CONSOLE_PATH, build_app, console_principals
@@ -48,9 +49,13 @@ def test_outside_development_without_a_session_key_the_embedded_console_is_off(
 
 def test_the_demo_accounts_come_first_with_an_advisor_per_region() -> None:
     listed = console_principals(demo=True)()
-    assert listed[0].key == "demo-exporter" and listed[0].org
+    assert listed[0].key == "demo-exporter" and "mono-market" in listed[0].label
     advisors = [p for p in listed if p.key.startswith("demo-advisor-")]
     assert len(advisors) == 12 and all(len(p.regions) == 1 for p in advisors)
+    assert advisors[0].key == "demo-advisor-souss-massa"  # the guided exporter's region
+    assert listed[len(advisors) + 1].key == "demo-admin"
+    claims = jwt.decode(listed[0].token(SETTINGS), SETTINGS.secret, algorithms=["HS256"])
+    assert claims["role"] == "exporter" and claims["org"]
     assert [p.key for p in console_principals(demo=False)()] == [
         "dev-exporter",
         "dev-provider",
