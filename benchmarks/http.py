@@ -14,6 +14,10 @@ The project runs two ways:
 It seeds what it needs through the APIs (an exporter for `/v1/exporters/me`, providers for a
 page of 20). Rate limiting stays on, with `TASDIR_RATE_LIMIT_PER_MINUTE` above what the load
 sends, so its cost is counted. `BENCH_QUICK=1` runs shorter loads, one round.
+
+`--baseline REF` measures a gain: it checks REF (a commit) out in a temporary git worktree and
+runs it beside the working tree (its sources first on `PYTHONPATH`), each round loading the
+bare endpoint, then REF, then the working tree, so before and after share one run.
 """
 
 from __future__ import annotations
@@ -275,8 +279,12 @@ def wait_ok(url: str, process: Process, timeout: float = 90.0) -> None:
     raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s:\n{process.tail()}")
 
 
-def base_env(**extra: str) -> dict[str, str]:
+def base_env(pythonpath: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a process under test; `pythonpath` puts another checkout's sources
+    (a baseline's) ahead of the installed ones."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASDIR_")}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     env.update(
         PYTHONUNBUFFERED="1",
         TASDIR_ENVIRONMENT="development",
@@ -323,14 +331,14 @@ def seed(bases: dict[str, str], bearer: dict[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def embedded(logs: Path) -> Iterator[dict[str, str]]:
+def embedded(logs: Path, pythonpath: str | None = None) -> Iterator[dict[str, str]]:
     """`tasdir run` (as `make run`) on a temporary data dir: the base URL of each service."""
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="tasdir-bench-run-"))
     process = start(
         "make-run",
         [tasdir(), "run", "--port", str(port), "--data-dir", str(data)],
-        base_env(),
+        base_env(pythonpath),
         logs,
     )
     try:
@@ -343,7 +351,7 @@ def embedded(logs: Path) -> Iterator[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def stack(logs: Path) -> Iterator[dict[str, str]]:
+def stack(logs: Path, pythonpath: str | None = None) -> Iterator[dict[str, str]]:
     """`tasdir stack` (as `make stack`) on its own vhost, databases and Redis prefix."""
     from tasdir_cli.services import SERVICES
 
@@ -352,6 +360,7 @@ def stack(logs: Path) -> Iterator[dict[str, str]]:
     prefix = f"{infra.unique_name('stack')}_"
     port = free_port((0, 1, 2, 100, 101, 102, 200, 201, 202))
     env = base_env(
+        pythonpath,
         TASDIR_AMQP_URL=amqp_url,
         TASDIR_REDIS_URL=infra.REDIS_URL,
         TASDIR_REDIS_PREFIX=f"{prefix}:",
@@ -382,7 +391,7 @@ def stack(logs: Path) -> Iterator[dict[str, str]]:
 
 
 def load(
-    bases: dict[str, str],
+    systems: dict[str, dict[str, str]],
     bare_url: str,
     bearer: dict[str, str],
     seconds: int,
@@ -390,7 +399,9 @@ def load(
     only: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Each route, alternately with the bare endpoint: bare, route, bare, route...; with
-    `only`, the routes whose label holds one of those strings."""
+    `only`, the routes whose label holds one of those strings. `systems` maps a name to the
+    base URLs of a running system: `current`, and `baseline` with `--baseline` (each round
+    loads bare, the baseline, then the current one)."""
     bare_script = wrk_script("GET", "/bare", {})
     found: dict[str, Any] = {}
     for route in routes():
@@ -400,23 +411,64 @@ def load(
         if route.body is not None:
             headers["Content-Type"] = "application/json"
         script = wrk_script(route.method, route.path, headers, route.body)
-        bare_runs, route_runs = [], []
+        runs: dict[str, list[dict[str, Any]]] = {"bare": [], **{name: [] for name in systems}}
         for _ in range(rounds):
-            bare_runs.append(run_wrk(bare_url, bare_script, seconds))
-            route_runs.append(run_wrk(bases[route.service] + route.path, script, seconds))
-        bare, project = combine(bare_runs), combine(route_runs)
-        found[route.label] = {
-            "route": project,
-            "bare": bare,
-            "ratio": project["rps"] / bare["rps"] if bare["rps"] else None,
+            runs["bare"].append(run_wrk(bare_url, bare_script, seconds))
+            for name, bases in sorted(systems.items()):  # baseline before current
+                runs[name].append(run_wrk(bases[route.service] + route.path, script, seconds))
+        bare = combine(runs["bare"])
+        figures = {name: combine(runs[name]) for name in systems}
+        ratios = {
+            name: f["rps"] / bare["rps"] if bare["rps"] else None for name, f in figures.items()
         }
+        found[route.label] = {"route": figures["current"], "bare": bare, "ratio": ratios["current"]}
+        if "baseline" in figures:
+            found[route.label]["baseline"] = {
+                "route": figures["baseline"],
+                "ratio": ratios["baseline"],
+            }
+        project = figures["current"]
         print(
             f"  {route.label}: {project['rps']:,.0f} req/s (p50 {project['p50_ms']:.1f} ms, "
             f"p99 {project['p99_ms']:.1f} ms, errors {project['errors']}); bare "
-            f"{bare['rps']:,.0f} req/s; ratio {found[route.label]['ratio']:.3f}",
+            f"{bare['rps']:,.0f} req/s; ratio {common.fmt_ratio(ratios['current'])}"
+            + (
+                f"; baseline {figures['baseline']['rps']:,.0f} req/s, ratio "
+                f"{common.fmt_ratio(ratios['baseline'])}"
+                if "baseline" in figures
+                else ""
+            ),
             flush=True,
         )
     return found
+
+
+@contextlib.contextmanager
+def baseline_tree(ref: str | None) -> Iterator[str | None]:
+    """With a git ref, a temporary worktree of it, removed afterwards: the `PYTHONPATH` that
+    runs its sources (the library, the CLI and every service). Without one, None."""
+    if not ref:
+        yield None
+        return
+    tree = Path(tempfile.mkdtemp(prefix="tasdir-bench-baseline-"))
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(tree), ref],
+        cwd=common.ROOT,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        sources = [tree / "shared" / "src", tree / "cli" / "src"]
+        sources += sorted(tree.glob("services/*/src"))
+        yield os.pathsep.join(str(path) for path in sources)
+    finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(tree)],
+            cwd=common.ROOT,
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(tree, ignore_errors=True)
 
 
 TARGETS = (
@@ -450,25 +502,57 @@ def table(result: dict[str, Any]) -> str:
         "",
     ]
     body = []
+    baseline = result.get("baseline")
     for mode, figures in result["modes"].items():
         for label, figure in figures.items():
             route, bare = figure["route"], figure["bare"]
-            body.append(
-                [
-                    label,
-                    f"make {mode}",
-                    f"{route['rps']:,.0f}",
-                    common.fmt_t(route["p50_ms"]),
-                    common.fmt_t(route["p99_ms"]),
-                    common.fmt_n(route["errors"]),
-                    f"{bare['rps']:,.0f}",
-                    common.fmt_ratio(figure["ratio"]),
+            row = [
+                label,
+                f"make {mode}",
+                f"{route['rps']:,.0f}",
+                common.fmt_t(route["p50_ms"]),
+                common.fmt_t(route["p99_ms"]),
+                common.fmt_n(route["errors"]),
+                f"{bare['rps']:,.0f}",
+                common.fmt_ratio(figure["ratio"]),
+            ]
+            if baseline:
+                before = figure["baseline"]
+                row += [
+                    f"{before['route']['rps']:,.0f}",
+                    common.fmt_t(before["route"]["p99_ms"]),
+                    common.fmt_ratio(before["ratio"]),
                 ]
-            )
+            body.append(row)
     header = ["route", "where", "req/s", "p50 ms", "p99 ms", "errors", "bare req/s", "ratio"]
+    if baseline:
+        header += [f"{baseline} req/s", f"{baseline} p99", f"{baseline} ratio"]
     lines += common.rows(header, body)
     lines += ["", "Targets", *common.target_lines(result["targets"])]
     return "\n".join(lines)
+
+
+def run_mode(
+    mode: str,
+    logs: Path,
+    baseline_path: str | None,
+    bare_url: str,
+    seconds: int,
+    rounds: int,
+    only: Sequence[str],
+) -> dict[str, Any]:
+    """Start the system of `mode` (and the baseline's beside it), seed each, load them."""
+    runner = embedded if mode == "run" else stack
+    with contextlib.ExitStack() as running:
+        systems = {"current": running.enter_context(runner(logs))}
+        if baseline_path is not None:
+            before_logs = logs / "baseline"
+            before_logs.mkdir(exist_ok=True)
+            systems["baseline"] = running.enter_context(runner(before_logs, baseline_path))
+        bearer = tokens()
+        for bases in systems.values():
+            seed(bases, bearer)
+        return load(systems, bare_url, bearer, seconds, rounds, only)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -484,6 +568,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tag", default="", help="a suffix to the file's name: http-<tag>-<date>.json"
+    )
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="a git ref to run beside the working tree, alternately, in the same rounds",
     )
     parser.add_argument("--results", type=Path, default=common.RESULTS)
     args = parser.parse_args(argv)
@@ -506,6 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": rounds,
         "rate_limit_per_minute": int(RATE_LIMIT),
         "routes": only or "all",
+        "baseline": args.baseline or None,
         "modes": {},
     }
     logs = Path(tempfile.mkdtemp(prefix="tasdir-bench-http-"))
@@ -519,13 +609,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bare_url = f"http://127.0.0.1:{bare_port}/bare"
         wait_ok(bare_url, bare)
-        for mode in modes:
-            print(f"make {mode}:", flush=True)
-            runner = embedded if mode == "run" else stack
-            with runner(logs) as bases:
-                bearer = tokens()
-                seed(bases, bearer)
-                result["modes"][mode] = load(bases, bare_url, bearer, seconds, rounds, only)
+        with baseline_tree(args.baseline) as baseline_path:
+            for mode in modes:
+                print(f"make {mode}:", flush=True)
+                result["modes"][mode] = run_mode(
+                    mode, logs, baseline_path, bare_url, seconds, rounds, only
+                )
     except infra.Missing as exc:
         print(f"http bench: {exc}", file=sys.stderr)
         return 2

@@ -116,3 +116,41 @@ def test_wrk_missing_says_how_to_install(
     monkeypatch.setattr(bench_http.shutil, "which", lambda _name: None)
     assert bench_http.main(["--quick"]) == 2
     assert "apt-get install -y wrk" in capsys.readouterr().err
+
+
+def test_a_baseline_is_loaded_in_the_same_rounds_and_shown_beside(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rates = {"bare": 4000, "old": 400, "new": 1000}
+    loaded: list[str] = []
+
+    def fake_wrk(url: str, _script: str, seconds: int) -> dict[str, object]:
+        system = next(name for name in rates if f"//{name}" in url)
+        loaded.append(system)
+        figures = bench_http.parse_wrk(WRK_OUTPUT)
+        return {**figures, "requests": rates[system] * seconds, "seconds": float(seconds)}
+
+    monkeypatch.setattr(bench_http, "run_wrk", fake_wrk)
+    systems = {
+        "current": {"exporters": "http://new", "credit_products": "http://new"},
+        "baseline": {"exporters": "http://old", "credit_products": "http://old"},
+    }
+    found = bench_http.load(
+        systems, "http://bare/bare", {"exporter": "t"}, 2, 2, only=["exporters/me"]
+    )
+    assert loaded == ["bare", "old", "new"] * 2
+    figure = found["GET /v1/exporters/me"]
+    assert (figure["ratio"], figure["baseline"]["ratio"]) == (0.25, 0.1)
+    result = {
+        "date": "2026-11-30",
+        "quick": False,
+        "environment": common.environment(()),
+        "connections": 32,
+        "seconds_per_load": 2,
+        "rounds": 2,
+        "baseline": "abc1234",
+        "modes": {"stack": found},
+        "targets": bench_http.targets({"modes": {"stack": found}}),
+    }
+    table = bench_http.table(result)
+    assert "abc1234 ratio" in table and "0.10x" in table and "0.25x" in table
