@@ -42,7 +42,7 @@ from matching.adapters import orm
 from matching.bootstrap import definition
 from matching.config import get_matching_settings
 from matching.domain import oracle
-from matching.domain.engine import ProductIndex, RequestIndex
+from matching.domain.engine import ProductIndex, ProductOutcomes, RequestIndex
 from matching.domain.facts import (
     GUARANTEE,
     INSURANCE,
@@ -52,7 +52,7 @@ from matching.domain.facts import (
     is_strategic,
     strategic_countries,
 )
-from matching.domain.outcome import ranked
+from matching.domain.outcome import Kept, merged, ranked
 from matching.domain.rules import BUNDLE_RULES, ScoringConfig
 from matching.service_layer.matcher import Matcher, affected_by_product, rematch
 from sqlalchemy import insert
@@ -856,13 +856,178 @@ def oracle_reevaluate(
         ranked(oracle.evaluate(products, request, profile, world.today, world.config, strategic))
 
 
+def kept_of(
+    world: World, catalogue: ProductIndex, request_id: UUID, by_id: dict[UUID, int]
+) -> Kept:
+    """A request's evaluation as its match set keeps it: every match, the nearest misses."""
+    request, profile = world.pair(by_id[request_id])
+    evaluation = catalogue.evaluate(
+        request, profile, world.today, world.config, world.strategic(request, profile)
+    )
+    return Kept(
+        tuple(evaluation.matches()),
+        tuple(evaluation.nearest_misses(NEAREST)),
+        evaluation.excluded_total,
+    )
+
+
+@dataclass
+class ChangeSeries:
+    """The engine's figures over a series of product changes."""
+
+    screen: list[float] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+    merge: list[float] = field(default_factory=list)
+    in_full_each: list[float] = field(default_factory=list)
+    affected: list[int] = field(default_factory=list)
+    fits: list[int] = field(default_factory=list)
+    in_full: int = 0
+    checked: int = 0
+    scaled: bool = False
+
+
+def _engine_changes(
+    world: World,
+    requests: RequestIndex,
+    catalogue: ProductIndex,
+    changed: list[Product],
+    cap: int | None,
+    by_id: dict[UUID, int],
+) -> ChangeSeries:
+    """Each change timed as the engine handles it. A financing product: upsert, screen, then
+    its outcome for every affected request in one pass (`RequestIndex.outcomes_of`): the engine
+    part; merging each outcome into the request's kept set is timed apart (`merge`), with the
+    requests the merge cannot settle evaluated in full. A guarantee or insurance product:
+    upsert, screen, then every affected request evaluated in full (at most `cap` of them
+    timed, and scaled)."""
+    out = ChangeSeries()
+    kept: dict[UUID, Kept] = {}
+    for product in changed:
+        if not product.is_bundle_product:
+            # The sets as they stand before the change (computed untimed, once per request).
+            found = requests.screen(product, world.today).fits
+            for request_id in found:
+                if request_id not in kept:
+                    kept[request_id] = kept_of(world, catalogue, request_id, by_id)
+        start = time.perf_counter()
+        catalogue.upsert(product)
+        # As `affected_by_product` does: a bundle product's clean requests count only where
+        # they ask for an instrument it could be bundled with.
+        scope = catalogue.bundled_into(product) if product.is_bundle_product else None
+        screening = requests.screen(product, world.today, scope)
+        affected = set(screening.fits)
+        if scope is not None:
+            affected.update(screening.clean)
+        screened = time.perf_counter()
+        if product.is_bundle_product:
+            chosen = sorted(affected)[:cap] if cap is not None else list(affected)
+            reevaluate(world, catalogue, chosen, by_id)
+            end = time.perf_counter()
+            # Scaled to every affected request when only a cap of them was timed.
+            share = len(affected) / len(chosen) if chosen else 1.0
+            out.scaled = out.scaled or share > 1.0
+            out.total.append(ms(screened - start + (end - screened) * share))
+        else:
+            ids = sorted(affected)
+            outcomes = requests.outcomes_of(
+                product, ids, catalogue, world.today, world.config, world.priority
+            )
+            end = time.perf_counter()
+            merged_sets, in_full = merge_all(world, catalogue, kept, product, outcomes, by_id)
+            merged_end = time.perf_counter()
+            out.total.append(ms(end - start))
+            out.merge.append(ms(merged_end - end))
+            out.in_full += in_full
+            # The way before the merge, on the same change: screen, then every affected
+            # request evaluated in full (at most FULL_CAP of them timed, and scaled).
+            chosen = ids[:FULL_CAP]
+            full_start = time.perf_counter()
+            reevaluate(world, catalogue, chosen, by_id)
+            share = len(ids) / len(chosen) if chosen else 1.0
+            out.in_full_each.append(
+                ms(screened - start + (time.perf_counter() - full_start) * share)
+            )
+            # The merged sets are what a full re-evaluation gives (checked on a few, untimed).
+            for request_id in ids[:20]:
+                assert merged_sets[request_id] == kept_of(world, catalogue, request_id, by_id)
+                out.checked += 1
+        catalogue.remove(product.id)
+        out.screen.append(ms(screened - start))
+        out.affected.append(len(affected))
+        out.fits.append(len(screening.fits))
+    return out
+
+
+#: Affected requests evaluated in full per change, for the figure of the way before the merge.
+FULL_CAP = 200
+
+
+def merge_all(
+    world: World,
+    catalogue: ProductIndex,
+    kept: dict[UUID, Kept],
+    product: Product,
+    outcomes: ProductOutcomes,
+    by_id: dict[UUID, int],
+) -> tuple[dict[UUID, Kept], int]:
+    """Each affected request's kept set with the product's new outcome merged in (a newly
+    published product: it had none before); the requests the merge cannot settle are
+    evaluated in full. Answers the sets and how many were evaluated in full."""
+    out: dict[UUID, Kept] = {}
+    in_full = 0
+    for request_id, outcome in outcomes.outcomes().items():
+        merged_set = merged(kept[request_id], product.id, None, outcome, NEAREST)
+        if merged_set is None:
+            merged_set = kept_of(world, catalogue, request_id, by_id)
+            in_full += 1
+        out[request_id] = merged_set
+    return out, in_full
+
+
+def _oracle_changes(
+    world: World,
+    scale: Scale,
+    size: int,
+    changed: list[Product],
+    catalogue_products: list[Product],
+    by_id: dict[UUID, int],
+) -> tuple[list[float], list[float], bool]:
+    """The oracle's screen (its per-row check), then the same work as the engine's per affected
+    request, timed on at most a cap of them and scaled: for a financing product, its outcome
+    alone (the oracle evaluating it with the catalogue's bundle products); for a guarantee or
+    an insurance product, the whole catalogue."""
+    pairs = [world.pair(i) for i in range(size)]
+    screens: list[float] = []
+    totals: list[float] = []
+    capped = False
+    bundles = [p for p in catalogue_products if p.is_bundle_product]
+    for product in changed[: scale.change_oracle_samples[size]]:
+        start = time.perf_counter()
+        fits, clean = oracle_screen(product, pairs, world.today)
+        affected_ids = set(fits)
+        if product.is_bundle_product:
+            scope = oracle_bundled_into(product, [*catalogue_products, product])
+            affected_ids |= {r for r in clean if world.requests[by_id[r]].instruments & scope}
+        screened = time.perf_counter()
+        chosen = sorted(affected_ids)[: scale.oracle_reevaluation_cap]
+        capped = capped or len(chosen) < len(affected_ids)
+        evaluate_start = time.perf_counter()
+        if product.is_bundle_product:
+            oracle_reevaluate(world, [*catalogue_products, product], chosen, by_id)
+        else:
+            oracle_reevaluate(world, [product, *bundles], chosen, by_id)
+        per_request = (time.perf_counter() - evaluate_start) / max(len(chosen), 1)
+        screens.append(ms(screened - start))
+        totals.append(ms(screened - start + per_request * len(affected_ids)))
+    return screens, totals, capped
+
+
 def bench_change(world: World, scale: Scale) -> dict[str, Any]:
     out: dict[str, Any] = {}
     catalogue_products = world.products[: scale.change_catalogue]
     by_id = {r.id: i for i, r in enumerate(world.requests)}
     for size in scale.request_sizes:
         requests = request_index(world, size)
-        pairs = [world.pair(i) for i in range(size)]
         result: dict[str, Any] = {"open_requests": size, "catalogue": scale.change_catalogue}
         kinds = (
             ("product", world.changes[: scale.change_samples[size]], None),
@@ -871,94 +1036,67 @@ def bench_change(world: World, scale: Scale) -> dict[str, Any]:
         for label, snapshots, cap in kinds:
             catalogue = catalogue_index(catalogue_products)
             changed = [Product.of(s, world.fx) for s in snapshots]
-            screen_times: list[float] = []
-            totals: list[float] = []
-            affected_counts: list[int] = []
-            fit_counts: list[int] = []
-            scaled = False
             log(f"one {label} change against {size:,} open requests: engine")
             with quiet_gc():
-                for product in changed:
-                    start = time.perf_counter()
-                    catalogue.upsert(product)
-                    # As `affected_by_product` does: a bundle product's clean requests count
-                    # only where they ask for an instrument it could be bundled with.
-                    scope = catalogue.bundled_into(product) if product.is_bundle_product else None
-                    screening = requests.screen(product, world.today, scope)
-                    affected = set(screening.fits)
-                    if scope is not None:
-                        affected.update(screening.clean)
-                    screened = time.perf_counter()
-                    chosen = sorted(affected)[:cap] if cap is not None else list(affected)
-                    reevaluate(world, catalogue, chosen, by_id)
-                    end = time.perf_counter()
-                    catalogue.remove(product.id)
-                    # Scaled to every affected request when only a cap of them was timed.
-                    share = len(affected) / len(chosen) if chosen else 1.0
-                    scaled = scaled or share > 1.0
-                    screen_times.append(ms(screened - start))
-                    totals.append(ms(screened - start + (end - screened) * share))
-                    affected_counts.append(len(affected))
-                    fit_counts.append(len(screening.fits))
+                series = _engine_changes(world, requests, catalogue, changed, cap, by_id)
             log(f"one {label} change against {size:,} open requests: oracle")
-            oracle_screens: list[float] = []
-            oracle_totals: list[float] = []
-            engine_same: list[float] = []
-            capped = False
-            every = [*catalogue_products]
             with quiet_gc():
-                for k, product in enumerate(changed[: scale.change_oracle_samples[size]]):
-                    start = time.perf_counter()
-                    fits, clean = oracle_screen(product, pairs, world.today)
-                    affected_ids = set(fits)
-                    if product.is_bundle_product:
-                        scope = oracle_bundled_into(product, [*every, product])
-                        affected_ids |= {
-                            r for r in clean if world.requests[by_id[r]].instruments & scope
-                        }
-                    screened = time.perf_counter()
-                    check = requests.screen(product, world.today)
-                    assert (set(check.fits), set(check.clean)) == (set(fits), set(clean))
-                    chosen = sorted(affected_ids)[: scale.oracle_reevaluation_cap]
-                    capped = capped or len(chosen) < len(affected_ids)
-                    evaluate_start = time.perf_counter()
-                    oracle_reevaluate(world, [*every, product], chosen, by_id)
-                    per_request = (time.perf_counter() - evaluate_start) / max(len(chosen), 1)
-                    oracle_screens.append(ms(screened - start))
-                    oracle_totals.append(ms(screened - start + per_request * len(affected_ids)))
-                    engine_same.append(totals[k])
-            engine_screen = Figure(screen_times)
-            engine_total = Figure(
-                totals,
-                note=(
-                    f"re-evaluation timed on at most {cap} affected requests per change and "
-                    "scaled to all of them"
+                oracle_screens, oracle_totals, capped = _oracle_changes(
+                    world, scale, size, changed, catalogue_products, by_id
                 )
-                if scaled
-                else "",
-            )
-            note = f"{len(oracle_screens)} samples"
+            engine_same = series.total[: len(oracle_totals)]
+            engine_screen = Figure(series.screen)
+            if label == "product":
+                note = (
+                    "upsert + screen + the product's outcome for every affected request in one"
+                    " pass (RequestIndex.outcomes_of); the merge into each set is apart"
+                )
+            elif series.scaled:
+                note = (
+                    f"upsert + screen + every affected request evaluated in full; re-evaluation"
+                    f" timed on at most {cap} affected requests per change and scaled to all"
+                )
+            else:
+                note = "upsert + screen + every affected request evaluated in full"
+            engine_total = Figure(series.total, note=note)
+            oracle_note = f"{len(oracle_screens)} samples"
             if capped:
-                note += (
-                    f"; re-evaluation timed on at most {scale.oracle_reevaluation_cap} affected"
-                    " requests per change and scaled to all of them"
+                oracle_note += (
+                    f"; the per-request part timed on at most {scale.oracle_reevaluation_cap}"
+                    " affected requests per change and scaled to all of them"
                 )
-            reference_screen = Figure(oracle_screens, note=note)
-            reference_total = Figure(oracle_totals, note=note)
+            reference_screen = Figure(oracle_screens, note=oracle_note)
+            reference_total = Figure(oracle_totals, note=oracle_note)
             result[label] = {
                 "changes": len(changed),
                 "engine_screen": engine_screen.as_json(),
                 "engine_total": engine_total.as_json(),
-                "engine_total_scaled": scaled,
+                "engine_total_scaled": series.scaled,
+                "merge": Figure(
+                    series.merge,
+                    note="every affected request: the outcome as an object, merged into its "
+                    "kept set (outcome.merged); the sets it cannot settle evaluated in full",
+                ).as_json()
+                if series.merge
+                else None,
+                "evaluated_in_full": series.in_full,
+                "engine_total_every_request_in_full": Figure(
+                    series.in_full_each,
+                    note=f"the same changes, upsert + screen + every affected request evaluated "
+                    f"in full (the way before outcomes_of; at most {FULL_CAP} timed and scaled)",
+                ).as_json()
+                if series.in_full_each
+                else None,
+                "merges_checked_against_full_evaluation": series.checked,
                 "oracle_screen": reference_screen.as_json(),
                 "oracle_total": reference_total.as_json(),
                 "speedup_screen_p50": round(reference_screen.p50 / engine_screen.p50, 1),
                 # On the same changes as the oracle's (the changes differ in how many requests
                 # they affect, so the p50 of the engine's whole series would not compare).
                 "speedup_total_p50": round(reference_total.p50 / Figure(engine_same).p50, 1),
-                "fits": counts(fit_counts),
-                "affected": counts(affected_counts),
-                "affected_share_p50": round(float(np.percentile(affected_counts, 50)) / size, 4),
+                "fits": counts(series.fits),
+                "affected": counts(series.affected),
+                "affected_share_p50": round(float(np.percentile(series.affected, 50)) / size, 4),
             }
         out[str(size)] = result
     return out
@@ -1355,9 +1493,12 @@ def table(result: dict[str, Any]) -> str:
     if change:
         first = next(iter(change.values()))
         lines.append(
-            "2. One product change against the open requests (engine: upsert + "
-            "RequestIndex.screen + re-evaluating every affected request against a catalogue of "
-            f"{_n(first['catalogue'])} products; oracle: per-row check + oracle re-evaluation)"
+            "2. One product change against the open requests, a catalogue of "
+            f"{_n(first['catalogue'])} products. Engine: upsert + RequestIndex.screen + for a "
+            "financing product its outcome for every affected request in one pass "
+            "(outcomes_of), for a guarantee or insurance product every affected request "
+            "evaluated in full. Merge: each outcome merged into the request's kept set. Oracle: "
+            "per-row check + the same per-request work, one request at a time)"
         )
         rows = []
         for figure in change.values():
@@ -1375,6 +1516,8 @@ def table(result: dict[str, Any]) -> str:
                         _t(part["engine_total"]["p50_ms"]) + star,
                         _t(part["engine_total"]["p99_ms"]) + star,
                         _n(part["engine_total"]["n"]),
+                        _t(part["merge"]["p50_ms"]) if part.get("merge") else "-",
+                        _t(part["merge"]["p99_ms"]) if part.get("merge") else "-",
                         _t(part["oracle_screen"]["p50_ms"]),
                         _t(part["oracle_total"]["p50_ms"]),
                         _n(part["oracle_total"]["n"]),
@@ -1392,6 +1535,8 @@ def table(result: dict[str, Any]) -> str:
             "engine p50",
             "p99",
             "n",
+            "merge p50",
+            "p99",
             "oracle screen",
             "oracle total",
             "n",
@@ -1409,6 +1554,16 @@ def table(result: dict[str, Any]) -> str:
                 )
                 if part["engine_total_scaled"]:
                     lines.append(f"  (* engine: {part['engine_total']['note']})")
+                before = part.get("engine_total_every_request_in_full")
+                if before:
+                    lines.append(
+                        f"  ({_n(figure['open_requests'])} requests, {what}, the same changes "
+                        f"with every affected request evaluated in full: p50 "
+                        f"{_t(before['p50_ms'])}, p99 {_t(before['p99_ms'])} ms; merges that "
+                        f"needed a full evaluation: {_n(part['evaluated_in_full'])}; merges "
+                        f"checked equal to a full evaluation: "
+                        f"{_n(part['merges_checked_against_full_evaluation'])})"
+                    )
         lines.append(
             "  (a guarantee or insurance product affects the requests it passes cleanly that ask"
             " for an instrument it could be bundled with: affected_by_product)"

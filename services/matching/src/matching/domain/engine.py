@@ -18,7 +18,7 @@ contiguous array.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from functools import cache, partial
@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from tasdir.reference import chapter_index, country_index, currency_codes, region_codes
 from tasdir.reference.instruments import instruments as all_instruments
 
-from matching.domain.facts import GUARANTEE, INSURANCE, Product, Profile, Request
+from matching.domain.facts import GUARANTEE, INSURANCE, Product, Profile, Request, is_strategic
 from matching.domain.outcome import Outcome
 from matching.domain.rules import (
     BUNDLE_RULES,
@@ -729,6 +729,25 @@ class ProductIndex(_Columns):
         out[needing[hit]] = ranked[best[hit]]
         return out
 
+    def guarantees_for(self, product: Product) -> Ints:
+        """The rows of the guarantees `product` may be bundled with, in preference order: they
+        cover its instrument, and name its provider as a partner or name none."""
+        ranked = self._ranked_rows(GUARANTEE)
+        position = self.u.position(self.u.instruments, product.instrument)
+        covers = self.view("covers", Words)[position >> 6, ranked]
+        usable = ((covers >> np.uint64(position & 63)) & _ONE) != 0
+        usable &= self.view("open_partners", Bools)[ranked]
+        bank = self.providers.get(product.provider_id)
+        if bank is not None:
+            keys, ranks = self._partner_table()
+            usable[ranks[keys == (position << 32) | bank]] = True
+        return cast(Ints, ranked[usable])
+
+    def side_of(self, row: int) -> _ProductSide:
+        """The product columns of one row."""
+        used = {f.name: self.col[f.name][..., row : row + 1] for f in fields(_ProductSide)}
+        return _ProductSide(**used)  # type: ignore[arg-type]
+
     def _partner_table(self) -> tuple[Ints, Ints]:
         """(`instrument << 32 | bank`, rank of the guarantee in preference order) for every
         bank a guarantee names as its partner and every instrument it covers, sorted by key
@@ -1058,6 +1077,8 @@ def _request_spec(u: Universe) -> dict[str, tuple[type[np.generic], int]]:
         for name, kind in _REQUEST_KINDS.items()
     }
     spec["instruments"] = (np.uint64, 0)
+    # A new market for a mono-market exporter (the strategic fit that is not the bloc's).
+    spec["new_market"] = (np.bool_, 0)
     spec["ids"] = (np.object_, 0)
     return spec
 
@@ -1094,6 +1115,7 @@ class RequestIndex(_Columns):
             else:
                 self.col[name][row] = value
         self.col["instruments"][row] = self.u.instrument_mask(request.instruments)
+        self.col["new_market"][row] = is_strategic(request, profile, frozenset())
         cast(Objects, self.col["ids"])[row] = request.id
         self.active[row] = True
         self.exporter_of[request.id] = request.exporter_id
@@ -1123,11 +1145,7 @@ class RequestIndex(_Columns):
         ask for one of those instruments."""
         if self.size == 0:
             return Screening([], [])
-        single = ProductIndex(capacity=1)
-        single.upsert(product)
-        used = {f.name: self.col[f.name][..., : self.size] for f in fields(_RequestSide)}
-        side = _RequestSide(**used)  # type: ignore[arg-type]
-        _, failed, missing = _verdicts(_product_side(single), side, today.toordinal())
+        _, failed, missing = _verdicts(_one(product), self._side(), today.toordinal())
         active = self.active[: self.size]
         position = self.u.position(self.u.instruments, product.instrument)
         wanted = self.view("instruments", Words) & np.uint64(1 << position)
@@ -1141,3 +1159,184 @@ class RequestIndex(_Columns):
             fits=cast(list[UUID], ids[np.flatnonzero(fits)].tolist()),
             clean=cast(list[UUID], ids[np.flatnonzero(clean)].tolist()),
         )
+
+    def _side(self, rows: Ints | None = None) -> _RequestSide:
+        """The request columns, of every row or of `rows`."""
+        used = {
+            f.name: self.col[f.name][..., : self.size]
+            if rows is None
+            else self.col[f.name][..., rows]
+            for f in fields(_RequestSide)
+        }
+        return _RequestSide(**used)  # type: ignore[arg-type]
+
+    def outcomes_of(
+        self,
+        product: Product,
+        request_ids: Sequence[UUID],
+        catalogue: ProductIndex,
+        today: date,
+        config: ScoringConfig,
+        priority: frozenset[str],
+    ) -> ProductOutcomes:
+        """One product against open requests, in one pass: for each request, the outcome the
+        full evaluation gives that product (`ProductIndex.evaluate`), bundles from `catalogue`
+        and score included. What a product change needs, without evaluating anything else."""
+        rows = np.fromiter((self.rows[r] for r in request_ids), np.int64, len(request_ids))
+        side = self._side(rows)
+        day = today.toordinal()
+        present, failed, missing = _verdicts(_one(product), side, day)
+        position = self.u.position(self.u.instruments, product.instrument)
+        wanted = self.view("instruments", Words)[rows] & np.uint64(1 << position)
+        scope = np.flatnonzero(wanted != 0)
+        guarantee = np.full(rows.size, NONE, np.int64)
+        insurance = np.full(rows.size, NONE, np.int64)
+        if product.requires_guarantee:
+            candidates = catalogue.guarantees_for(product)
+            guarantee[scope] = self._first_clean(catalogue, candidates, rows[scope], day)
+        if product.requires_insurance:
+            candidates = catalogue._ranked_rows(INSURANCE)
+            insurance[scope] = self._first_clean(catalogue, candidates, rows[scope], day)
+        bundled = ((guarantee >= 0).astype(np.uint32) << np.uint32(Rule.guarantee.value)) | (
+            (insurance >= 0).astype(np.uint32) << np.uint32(Rule.insurance.value)
+        )
+        failed = failed & ~bundled
+        tier = np.where(
+            failed != 0, EXCLUDED, np.where((missing | bundled) != 0, CONDITIONAL, ELIGIBLE)
+        )
+        tier = np.where(wanted != 0, tier, NONE)
+        matched = np.flatnonzero((tier == ELIGIBLE) | (tier == CONDITIONAL))
+        destination = side.destination[matched]
+        strategic = self.view("new_market", Bools)[rows[matched]] | _in_countries(
+            priority, destination, self.u
+        )
+        single = _index_of(product)
+        cost, priced, components, scores = _score(
+            single,
+            np.zeros(matched.size, np.int64),
+            catalogue,
+            guarantee[matched],
+            insurance[matched],
+            _Asked(
+                side.amount_f[matched],
+                side.amount_ok[matched],
+                side.tenor[matched],
+                strategic,
+            ),
+            tier[matched] == CONDITIONAL,
+            config,
+        )
+        return ProductOutcomes(
+            product_id=product.id,
+            request_ids=list(request_ids),
+            catalogue=catalogue,
+            tier=tier,
+            present=np.broadcast_to(present, rows.shape),
+            failed=failed,
+            missing=missing,
+            bundled=bundled,
+            guarantee=guarantee,
+            insurance=insurance,
+            matched=matched,
+            cost=cost,
+            priced=priced,
+            components=components,
+            scores=scores,
+        )
+
+    def _first_clean(self, catalogue: ProductIndex, candidates: Ints, rows: Ints, day: int) -> Ints:
+        """For each request at `rows`, the first of `candidates` (catalogue rows, in preference
+        order) whose every rule passes for it, or -1. The requests still without one are
+        checked against each next candidate."""
+        out = np.full(rows.size, NONE, np.int64)
+        pending = np.arange(rows.size)
+        for row in candidates.tolist():
+            if pending.size == 0:
+                break
+            _, failed, missing = _verdicts(catalogue.side_of(row), self._side(rows[pending]), day)
+            clean = (failed | missing) == 0
+            out[pending[clean]] = row
+            pending = pending[~clean]
+        return out
+
+
+def _in_countries(codes: frozenset[str], positions: Ints, u: Universe) -> Bools:
+    """Whether each country position is one of `codes`."""
+    table = np.zeros(len(u.countries) + 1, np.bool_)
+    for code in codes:
+        if code in u.countries:
+            table[u.countries[code]] = True
+    return cast(Bools, table[positions])
+
+
+def _index_of(product: Product) -> ProductIndex:
+    single = ProductIndex(capacity=1)
+    single.upsert(product)
+    return single
+
+
+def _one(product: Product) -> _ProductSide:
+    """The product columns of one product."""
+    return _product_side(_index_of(product))
+
+
+@dataclass
+class ProductOutcomes:
+    """One product against some open requests: a row per request, as `Evaluation` has a row per
+    product. `tier` is -1 where the product is out of the request's scope; cost, components and
+    score are computed for the matches only (`matched` gives their positions)."""
+
+    product_id: UUID
+    request_ids: list[UUID]
+    catalogue: ProductIndex
+    tier: Ints
+    present: Masks
+    failed: Masks
+    missing: Masks
+    bundled: Masks
+    guarantee: Ints
+    insurance: Ints
+    matched: Ints
+    cost: Ints
+    priced: Bools
+    components: Ints
+    scores: Ints
+
+    def outcomes(self) -> dict[UUID, Outcome | None]:
+        """Each request's outcome of the product (None: out of its scope), built column by
+        column."""
+        size = len(self.request_ids)
+        costs: list[int | None] = [None] * size
+        scores: list[int | None] = [None] * size
+        components: list[tuple[int, ...] | None] = [None] * size
+        for k, cost, priced, score, parts in zip(
+            self.matched.tolist(),
+            self.cost.tolist(),
+            self.priced.tolist(),
+            self.scores.tolist(),
+            zip(*(column.tolist() for column in self.components.T), strict=True)
+            if self.matched.size
+            else (),
+            strict=True,
+        ):
+            costs[k], scores[k], components[k] = (cost if priced else None), score, parts
+        ids = np.full(len(self.catalogue.col["ids"]) + 1, None, np.object_)
+        ids[:-1] = self.catalogue.col["ids"]
+        rows = zip(
+            [self.product_id] * size,
+            self.tier.tolist(),
+            self.present.tolist(),
+            self.failed.tolist(),
+            self.missing.tolist(),
+            self.bundled.tolist(),
+            ids[self.guarantee].tolist(),
+            ids[self.insurance].tolist(),
+            costs,
+            scores,
+            components,
+            strict=True,
+        )
+        return {
+            request_id: None if row[1] < 0 else _new_outcome(row)
+            for request_id, row in zip(self.request_ids, rows, strict=True)
+        }

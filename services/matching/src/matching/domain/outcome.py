@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import insort
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 from uuid import UUID
 
@@ -79,4 +82,45 @@ def ranked(outcomes: list[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
     return matches, misses
 
 
-__all__ = ["ELIGIBLE", "Outcome", "ranked"]
+@dataclass(frozen=True)
+class Kept:
+    """A request's evaluation as its match set keeps it: every match ranked, the nearest misses
+    (at most as many as a set keeps), and how many products were excluded in all."""
+
+    matches: tuple[Outcome, ...]
+    misses: tuple[Outcome, ...]
+    excluded_total: int
+
+
+def merged(
+    kept: Kept, changed: UUID, before: Outcome | None, after: Outcome | None, limit: int
+) -> Kept | None:
+    """`kept` with the outcome of product `changed` replaced, without evaluating anything else:
+    `before` is what it gave the request (None: absent or out of its scope), `after` what it
+    gives now. Every other product's outcome is unchanged when the product is not a guarantee
+    or an insurance product, so the matches are exact. The misses are too, unless a kept miss
+    leaves a full list whose next one is not held: then None (evaluate the request in full)."""
+    matches = [o for o in kept.matches if o.product_id != changed]
+    misses = [o for o in kept.misses if o.product_id != changed]
+    total = kept.excluded_total - _excluded(before) + _excluded(after)
+    if len(misses) < len(kept.misses) and kept.excluded_total > len(kept.misses):
+        # A held miss left, and misses not held rank after the last one held: the page is
+        # known only if what is held still fills it.
+        boundary = kept.misses[-1].miss_key()
+        known = len(misses) + int(_excluded(after) == 1 and after.miss_key() <= boundary)  # type: ignore[union-attr]
+        if known < min(limit, total):
+            return None
+    if after is not None:
+        insort(matches if after.matched else misses, after, key=_key_of(after))
+    return Kept(tuple(matches), tuple(misses[:limit]), total)
+
+
+def _key_of(outcome: Outcome) -> Callable[[Outcome], tuple[int, ...]]:
+    return Outcome.rank_key if outcome.matched else Outcome.miss_key
+
+
+def _excluded(outcome: Outcome | None) -> int:
+    return int(outcome is not None and not outcome.matched)
+
+
+__all__ = ["ELIGIBLE", "Kept", "Outcome", "merged", "ranked"]
