@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 from matching.adapters.orm import ExporterProjection
@@ -19,7 +20,7 @@ from support.fakes import FakeDelivery, FakeTransport
 from support.infra import eventually
 from support.system import count
 from tasdir.contracts import Envelope, events
-from tasdir.messaging import EventConsumer
+from tasdir.messaging import Batched, EventConsumer
 from tasdir.messaging.relay import RetryPolicy, aware
 from tasdir.service import ServiceRuntime
 from tasdir.settings import Settings
@@ -256,8 +257,8 @@ async def test_the_failure_that_reaches_the_delivery_limit_is_reported_as_dead_l
 
 
 async def deliver_together(consumer: EventConsumer[Any], *deliveries: FakeDelivery) -> None:
-    """Hand the deliveries over at once, as a broker does up to the prefetch: the first is
-    applied alone, the ones that waited behind it as one batch."""
+    """Hand the deliveries over at once, as a broker does up to the prefetch: they are
+    applied as one batch."""
     await asyncio.gather(*(consumer(delivery) for delivery in deliveries))
 
 
@@ -282,7 +283,7 @@ async def test_the_deliveries_that_wait_are_applied_in_one_transaction_then_acke
     await deliver_together(consumer, *deliveries)
     assert [d.outcome for d in deliveries] == ["ack"] * 6
     assert [name for name, _ in calls] == [f"n{i}" for i in range(6)]  # in the order received
-    assert len({uow for _, uow in calls[1:]}) == 1  # the five that waited: one transaction
+    assert len({uow for _, uow in calls}) == 1  # one transaction
     assert await count(runtime, ExporterProjection) == 6
     assert await count(runtime, matching.tables.inbox) == 6
 
@@ -397,3 +398,53 @@ async def test_a_commit_that_wrote_outbox_rows_wakes_the_relay_of_its_process(
     finally:
         stop.set()
         await running
+
+
+def batched_exporters(calls: list[int], fail: bool = False) -> Batched[Any]:
+    """matching's exporter handler with a form for several events: one upsert for the run."""
+
+    async def many(items: Any, uow: Any) -> None:
+        calls.append(len(items))
+        if fail:
+            raise RuntimeError("the batch form failed")
+        await uow.exporters.apply_events(items)
+
+    async def one(envelope: Envelope, event: Any, uow: Any) -> None:
+        calls.append(1)
+        await uow.exporters.apply_event(envelope, event)
+
+    return Batched(one, many)
+
+
+async def test_a_handler_with_a_batch_form_gets_the_run_of_its_events_at_once(
+    runtime: ServiceRuntime,
+) -> None:
+    calls: list[int] = []
+    consumer = consumer_of(runtime, batched_exporters(calls))
+    exporter_id = str(uuid4())
+    envelopes = [
+        exporter_event(name="first"),
+        exporter_event(exporter_id=exporter_id, version=2, name="newer"),
+        exporter_event(exporter_id=exporter_id, version=1, name="older"),
+        exporter_event(name="other"),
+    ]
+    deliveries = [FakeDelivery(envelope.to_bytes()) for envelope in envelopes]
+    await deliver_together(consumer, *deliveries)
+    assert [d.outcome for d in deliveries] == ["ack"] * 4
+    assert calls == [4]  # one call for the run
+    async with runtime.sessions() as session:
+        row = await session.get(ExporterProjection, UUID(exporter_id))
+    assert row is not None and (row.legal_name, row.aggregate_version) == ("newer", 2)
+    assert await count(runtime, matching.tables.inbox) == 4
+
+
+async def test_a_failing_batch_form_blames_nobody_and_applies_each_alone(
+    runtime: ServiceRuntime,
+) -> None:
+    calls: list[int] = []
+    consumer = consumer_of(runtime, batched_exporters(calls, fail=True))
+    deliveries = [FakeDelivery(exporter_event(name=f"n{i}").to_bytes()) for i in range(4)]
+    await deliver_together(consumer, *deliveries)
+    assert [d.outcome for d in deliveries] == ["ack"] * 4
+    assert calls == [4, 1, 1, 1, 1]
+    assert await count(runtime, ExporterProjection) == 4

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -136,6 +137,23 @@ class Repository(Generic[R]):
         return obj
 
 
+@functools.cache
+def _guarded_upsert(
+    table: Table, version_field: str, dialect: str, names: tuple[str, ...]
+) -> postgresql.Insert | sqlite.Insert:
+    """`INSERT … ON CONFLICT DO UPDATE … WHERE version < excluded.version` of a projection
+    row with the columns `names`, built once: building it took more time than running it."""
+    (primary,) = table.primary_key.columns
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    newer: ColumnElement[bool] = table.c[version_field] < statement.excluded[version_field]
+    return statement.on_conflict_do_update(
+        index_elements=[primary],
+        set_={name: statement.excluded[name] for name in names if name != primary.name},
+        where=newer,
+    )
+
+
 class VersionedProjection(Repository[R]):
     """A projection row per aggregate, with the `aggregate_version` it was built from.
 
@@ -152,18 +170,10 @@ class VersionedProjection(Repository[R]):
         (primary,) = table.primary_key.columns
         row = {**values, primary.name: key, self.version_field: version}
         dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(table).values(row)
-        newer: ColumnElement[bool] = (
-            table.c[self.version_field] < statement.excluded[self.version_field]
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[primary],
-            set_={name: statement.excluded[name] for name in row if name != primary.name},
-            where=newer,
-        )
-        result = await self.session.exec(statement)
-        return bool(getattr(result, "rowcount", 0))
+        statement = _guarded_upsert(table, self.version_field, dialect, tuple(sorted(row)))
+        connection = await self.session.connection()
+        result = await connection.execute(statement, row)
+        return bool(result.rowcount)
 
     async def apply_event(
         self, envelope: Envelope, event: IntegrationEvent, *, key: str = "id"
@@ -171,6 +181,38 @@ class VersionedProjection(Repository[R]):
         """Project a full-snapshot event. The projection's own columns say what it keeps: each
         column named like a payload field takes its value, `snapshot` the whole payload and
         `updated_at` the time of applying."""
+        return await self.apply(
+            getattr(event, key), envelope.aggregate_version, self.snapshot_values(event)
+        )
+
+    async def apply_events(
+        self, items: Sequence[tuple[Envelope, IntegrationEvent]], *, key: str = "id"
+    ) -> set[object]:
+        """`apply_event` for several events in one statement; the keys of the rows it changed.
+        Of several events of one aggregate, only the newest is written (one statement may not
+        touch a row twice); the version guard applies to each row as it does alone."""
+        newest: dict[object, tuple[int, dict[str, object]]] = {}
+        for envelope, event in items:
+            aggregate = getattr(event, key)
+            version = envelope.aggregate_version
+            if aggregate not in newest or newest[aggregate][0] <= version:
+                newest[aggregate] = (version, self.snapshot_values(event))
+        if not newest:
+            return set()
+        table: Table = self.model.__table__
+        (primary,) = table.primary_key.columns
+        rows = [
+            {**values, primary.name: aggregate, self.version_field: version}
+            for aggregate, (version, values) in newest.items()
+        ]
+        dialect = self.session.get_bind().dialect.name
+        upsert = _guarded_upsert(table, self.version_field, dialect, tuple(sorted(rows[0])))
+        statement = upsert.values(rows).returning(primary)
+        connection = await self.session.connection()
+        return set((await connection.execute(statement)).scalars())
+
+    def snapshot_values(self, event: IntegrationEvent) -> dict[str, object]:
+        """The projection's column values of a full-snapshot event (its version aside)."""
         payload_fields = type(event).model_fields
         values: dict[str, object] = {}
         for name in self.model.model_fields:
@@ -184,4 +226,4 @@ class VersionedProjection(Repository[R]):
                 value = getattr(event, name)
                 # Tuples of the frozen payload go to JSON columns as plain lists.
                 values[name] = to_jsonable_python(value) if isinstance(value, tuple) else value
-        return await self.apply(getattr(event, key), envelope.aggregate_version, values)
+        return values

@@ -1,7 +1,7 @@
 """Messaging: the topology, the transports (RabbitMQ and in-process), the outbox relay, the
 consumer with its inbox."""
 
-from tasdir.messaging.consumer import EventConsumer
+from tasdir.messaging.consumer import Batched, EventConsumer
 from tasdir.messaging.inproc import Chaos, InProcessBus
 from tasdir.messaging.rabbit import RabbitTransport
 from tasdir.messaging.relay import OutboxRelay, RelayReport
@@ -27,6 +27,7 @@ __all__ = [
     "DEAD_LETTER_EXCHANGE",
     "EVENTS_EXCHANGE",
     "TOPOLOGY",
+    "Batched",
     "Chaos",
     "Delivery",
     "EventConsumer",

@@ -25,6 +25,7 @@ batch, and the inbox turns every redelivery into a duplicate.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 U = TypeVar("U", bound=UnitOfWork)
 EventHandler = Callable[[Envelope, Any, U], Awaitable[None]]
+# A handler's form for several events in one transaction: (envelope, event) pairs in order.
+BatchHandler = Callable[[Sequence[tuple[Envelope, Any]], U], Awaitable[None]]
 DEFAULT_MAX_BATCH = 100
 
 
@@ -70,18 +73,55 @@ class _Work(Generic[U]):
 
 
 class _HandlerFailed(Exception):
-    """The handler of the batch's `index`-th event raised `error`."""
+    """The handler of the batch's `index`-th event raised `error` (`index` None: a handler
+    of several events)."""
 
-    def __init__(self, index: int, error: Exception) -> None:
+    def __init__(self, index: int | None, error: Exception) -> None:
         super().__init__(f"the handler of event {index} of the batch failed: {error}")
         self.index = index
         self.error = error
 
 
-def _blames_one(error: Exception) -> bool:
-    """Whether a batch's failure is one event's own: its handler raised, and not a database
-    error, which may come from an earlier event of the same transaction."""
-    return isinstance(error, _HandlerFailed) and not isinstance(error.error, DBAPIError)
+def _blamed(error: Exception) -> int | None:
+    """The index of the event whose own failure failed the batch: its handler raised, and
+    not a database error, which may come from an earlier event of the same transaction."""
+    if isinstance(error, _HandlerFailed) and not isinstance(error.error, DBAPIError):
+        return error.index
+    return None
+
+
+@dataclass(frozen=True)
+class Batched(Generic[U]):
+    """A handler with a form for several events at once (`many`), which a batch calls with
+    the consecutive events that this handler takes, so that it can write them together (one
+    `VersionedProjection.apply_all`, say). A delivery applied alone goes to `one`. If `many`
+    fails, no event is blamed: each is applied alone. `many` runs with the correlation id of
+    the run's first event bound; it binds each event's own where it writes per event."""
+
+    one: EventHandler[U]
+    many: BatchHandler[U]
+
+    async def __call__(self, envelope: Envelope, event: Any, uow: U) -> None:
+        await self.one(envelope, event, uow)
+
+
+async def _run_handler(
+    handler: EventHandler[U], run: Sequence[tuple[int, _Work[U]]], uow: U
+) -> None:
+    """Apply a run of consecutive events of one handler in the batch's transaction."""
+    if isinstance(handler, Batched) and len(run) > 1:
+        run[0][1].bind()
+        try:
+            await handler.many([(item.envelope, item.event) for _, item in run], uow)
+        except Exception as exc:
+            raise _HandlerFailed(None, exc) from exc
+        return
+    for index, item in run:
+        item.bind()
+        try:
+            await handler(item.envelope, item.event, uow)
+        except Exception as exc:
+            raise _HandlerFailed(index, exc) from exc
 
 
 class EventConsumer(Generic[U]):
@@ -115,6 +155,8 @@ class EventConsumer(Generic[U]):
             async with self._serial:
                 if waiting.done:
                     return
+                # Let the deliveries already read from the socket join this batch.
+                await asyncio.sleep(0)
                 batch = self._waiting[: self.max_batch]
                 del self._waiting[: len(batch)]
                 try:
@@ -129,13 +171,14 @@ class EventConsumer(Generic[U]):
             try:
                 outcomes = await self._apply_together(work)
             except Exception as exc:
-                if not _blames_one(exc):
+                index = _blamed(exc)
+                if index is None:
                     # Any event of the batch may be the cause: each is applied alone below.
                     log.warning("a batch of %d failed (%s); applying each alone", len(work), exc)
                     break
-                assert isinstance(exc, _HandlerFailed)
-                blamed = work.pop(exc.index)
+                blamed = work.pop(index)
                 blamed.bind()
+                assert isinstance(exc, _HandlerFailed)
                 await self._failed(blamed, exc.error)
                 continue
             for item, outcome in zip(work, outcomes, strict=True):
@@ -181,20 +224,17 @@ class EventConsumer(Generic[U]):
         async with self._uow_factory() as uow:
             seen = await uow.inbox.seen_among(self.name, [item.event_id for item in work])
             outcomes: list[str] = []
-            applied: list[Envelope] = []
+            todo: list[tuple[int, _Work[U]]] = []
             for index, item in enumerate(work):
                 if item.event_id in seen:  # applied before, or twice in this batch
                     outcomes.append("duplicate")
                     continue
                 seen.add(item.event_id)
-                item.bind()
-                try:
-                    await item.handler(item.envelope, item.event, uow)
-                except Exception as exc:
-                    raise _HandlerFailed(index, exc) from exc
-                applied.append(item.envelope)
+                todo.append((index, item))
                 outcomes.append("consumed")
-            uow.inbox.record_all(self.name, applied)
+            for handler, run in itertools.groupby(todo, key=lambda pair: pair[1].handler):
+                await _run_handler(handler, list(run), uow)
+            uow.inbox.record_all(self.name, [item.envelope for _, item in todo])
             await uow.commit()
         return outcomes
 
