@@ -1,9 +1,9 @@
 """The console in a real browser: Playwright drives Debian's Chromium (`/usr/bin/chromium`, or
 `TASDIR_CHROMIUM`) against the embedded system as `make run` composes it, with a sample of the
 demo data (the whole data set takes a minute to load; the sample a few seconds). An advisor
-signs in, opens the queue, opens a proposed set and approves two of its matches; axe-core finds
-no serious or critical accessibility violation on any page; each step's screenshot is kept
-under `test-artifacts/console/`.
+signs in, opens the queue, opens a set and approves two of its matches, and a crafted URL
+shows no set of another region; axe-core finds no serious or critical accessibility violation
+on any page; each step's screenshot is kept under `test-artifacts/console/`.
 
 Playwright never downloads a browser here. Without Chromium the test skips, except under
 `CI=true`, where it fails: `.ci/run` installs Chromium.
@@ -86,22 +86,24 @@ async def _seed(system: EmbeddedSystem) -> None:
     await seed_now(system, sample())
 
 
-async def _open_set(base: str) -> dict[str, Any]:
-    """A set waiting for its advisor, with two matches or more, of a request still open, as
-    the admin sees it."""
+async def _sets(base: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A set waiting for its advisor, with two matches or more, of a request still open; and a
+    set of another region (that advisor must not see it), as the admin sees them."""
     admin = bearer(SETTINGS, "admin", sub="console-test")
     async with httpx.AsyncClient(base_url=base, timeout=30, headers=admin) as client:
         sets = await client.get("/v1/match-sets", params={"limit": 100})
         requests = await client.get("/v1/financing-requests", params={"limit": 100})
     assert sets.status_code == requests.status_code == 200, (sets.text, requests.text)
     waiting = {r["id"] for r in requests.json()["items"] if r["status"] in WAITING}
+    every = sets.json()["items"]
     found = [
         s
-        for s in sets.json()["items"]
+        for s in every
         if len(s["matches"]) >= 2 and s["request_id"] in waiting and s["status"] in WAITING
     ]
     assert found, "the demo sample has no open request with a set of two matches to review"
-    return dict(found[0])
+    elsewhere = [s for s in every if s["region"] != found[0]["region"]]
+    return dict(found[0]), dict(elsewhere[0])
 
 
 class Journey:
@@ -131,7 +133,7 @@ async def test_an_advisor_signs_in_opens_a_set_and_approves_two_matches(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     app = build_app(tmp_path / "data", SETTINGS, seeders=[_seed], demo=True)
     async with uvicorn_serving(app) as base:
-        target = await _open_set(base)
+        target, elsewhere = await _sets(base)
         region, request_id = target["region"], target["request_id"]
         page = await browser.new_page(locale="en-GB")
         journey = Journey(page)
@@ -169,4 +171,10 @@ async def test_an_advisor_signs_in_opens_a_set_and_approves_two_matches(
         approvals = [e for e in reviewed.json()["audit"] if e["action"] == "approved"]
         assert [len(e["product_ids"]) for e in approvals] == [2]
         assert approvals[0]["actor"] == f"demo-advisor-{region}"
+
+        # A crafted URL shows no other region's set: the API's 404, as a page.
+        other = await page.goto(f"{base}{CONSOLE_PATH}/match-sets/{elsewhere['request_id']}")
+        assert other is not None and other.status == 404
+        await expect(page.get_by_role("alert")).to_contain_text("no match set for this request")
+        await journey.step("other-region")
         await page.close()
