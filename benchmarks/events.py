@@ -127,7 +127,7 @@ async def anchor(
         body = b"x" * body_size
         by_window: dict[str, float] = {}
         queue = None
-        for window in (*windows, n):
+        for window in (*(w for w in windows if w < n), n):
             if queue is not None:
                 await queue.delete(if_unused=False, if_empty=False)
             queue = await channel.declare_queue(

@@ -12,25 +12,17 @@ import pytest
 from matching.adapters.orm import ExporterProjection
 from matching.adapters.repository import ExporterProjectionRepository
 from matching.bootstrap import definition as matching
+from support import infra
 from support.events import exporter_event
 from support.infra import DatabaseFactory
 from tasdir.contracts import events
-from tasdir.messaging.inproc import InProcessBus
 from tasdir.service import ServiceRuntime
-from tasdir.settings import Settings
 
 
 @pytest.fixture
 async def runtime(databases: DatabaseFactory) -> AsyncIterator[ServiceRuntime[Any]]:
-    runtime = ServiceRuntime(
-        matching,
-        database_url=await databases(),
-        transport=InProcessBus(),
-        settings=Settings(environment="development"),
-    )
-    await runtime.migrate()
-    yield runtime
-    await runtime.dispose()
+    async with infra.migrated_runtime(matching, await databases()) as runtime:
+        yield runtime
 
 
 async def apply(session: Any, exporter_id: str, version: int, name: str) -> bool:

@@ -8,12 +8,14 @@ unique prefix; all are removed afterwards, because the services outlive the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -118,3 +120,24 @@ async def eventually(predicate, timeout: float = 30.0, interval: float = 0.05): 
 
 
 DatabaseFactory = Callable[[], Awaitable[str]]
+
+
+@contextlib.asynccontextmanager
+async def migrated_runtime(definition: Any, database_url: str) -> AsyncIterator[Any]:
+    """A runtime of `definition` on `database_url`, migrated, on an in-process bus; disposed
+    of afterwards."""
+    from tasdir.messaging.inproc import InProcessBus
+    from tasdir.service import ServiceRuntime
+    from tasdir.settings import Settings
+
+    runtime: Any = ServiceRuntime(
+        definition,
+        database_url=database_url,
+        transport=InProcessBus(),
+        settings=Settings(environment="development"),
+    )
+    await runtime.migrate()
+    try:
+        yield runtime
+    finally:
+        await runtime.dispose()

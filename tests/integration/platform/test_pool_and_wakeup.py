@@ -17,22 +17,14 @@ from support.events import exporter_event
 from support.fakes import FakeTransport
 from support.infra import DatabaseFactory
 from tasdir.db import uow as uow_module
-from tasdir.messaging import InProcessBus, OutboxRelay
+from tasdir.messaging import OutboxRelay
 from tasdir.service import ServiceRuntime
-from tasdir.settings import Settings
 
 
 @pytest.fixture
 async def runtime(databases: DatabaseFactory) -> AsyncIterator[ServiceRuntime[Any]]:
-    runtime: ServiceRuntime[Any] = ServiceRuntime(
-        exporters,
-        database_url=await databases(),
-        transport=InProcessBus(),
-        settings=Settings(environment="development"),
-    )
-    await runtime.migrate()
-    yield runtime
-    await runtime.dispose()
+    async with infra.migrated_runtime(exporters, await databases()) as runtime:
+        yield runtime
 
 
 async def backends(database: str) -> int:
