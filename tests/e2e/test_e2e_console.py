@@ -1,9 +1,10 @@
 """The console in a real browser: Playwright drives Debian's Chromium (`/usr/bin/chromium`, or
 `TASDIR_CHROMIUM`) against the embedded system as `make run` composes it, with a sample of the
 demo data (the whole data set takes a minute to load; the sample a few seconds). An advisor
-signs in, opens the queue, opens a set and approves two of its matches, and a crafted URL
-shows no set of another region; axe-core finds no serious or critical accessibility violation
-on any page; each step's screenshot is kept under `test-artifacts/console/`.
+signs in, opens the queue, opens a set and approves two of its matches; a crafted URL shows no
+set of another region; the dashboard draws the region's funnel. axe-core finds no serious or
+critical accessibility violation on any page; each step's screenshot is kept under
+`test-artifacts/console/`.
 
 Playwright never downloads a browser here. Without Chromium the test skips, except under
 `CI=true`, where it fails: `.ci/run` installs Chromium.
@@ -177,4 +178,8 @@ async def test_an_advisor_signs_in_opens_a_set_and_approves_two_matches(
         assert other is not None and other.status == 404
         await expect(page.get_by_role("alert")).to_contain_text("no match set for this request")
         await journey.step("other-region")
+
+        await page.get_by_role("link", name="Dashboard").click()
+        await expect(page.get_by_role("img", name="From request to closed deal")).to_be_visible()
+        await journey.step("dashboard")
         await page.close()

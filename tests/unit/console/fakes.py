@@ -22,6 +22,20 @@ LC = "22222222-2222-4222-8222-222222222222"
 GUARANTEE = "33333333-3333-4333-8333-333333333333"
 MISS = "44444444-4444-4444-8444-444444444444"
 REFERRAL_ID = "55555555-5555-4555-8555-555555555555"
+REGION = "souss-massa"
+# Ten requests of a region: 8 reached matching, 5 were referred, 2 offered, 1 closed.
+REQUEST_STATUSES = (
+    "submitted",
+    "matched",
+    "in_review",
+    "rejected",
+    "referred",
+    "referred",
+    "declined",
+    "offered",
+    "closed",
+    "withdrawn",
+)
 
 
 def match(product_id: str, name: str, tier: str, score: float, **extra: Any) -> dict[str, Any]:
@@ -138,7 +152,11 @@ class FakeApi:
         if path == f"/v1/match-sets/{REQUEST_ID}/review":
             return httpx.Response(200, json=match_set("approved"))
         if path == "/v1/referrals":
-            return httpx.Response(200, json={"items": [{"id": REFERRAL_ID}], "next_cursor": None})
+            listed = {"id": REFERRAL_ID, "status": "info_requested", "exporter": {"region": REGION}}
+            return httpx.Response(200, json={"items": [listed], "next_cursor": None})
+        if path == "/v1/financing-requests":
+            items = [{"id": str(i), "status": s} for i, s in enumerate(REQUEST_STATUSES)]
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
         if path == f"/v1/referrals/{REFERRAL_ID}":
             return httpx.Response(200, json=referral())
         return problem(404, "no such thing", "not-found")
@@ -157,6 +175,8 @@ def referral() -> dict[str, Any]:
         "product_name": {"en": "Pre-export loan", "fr": "Préfinancement"},
         "status": "info_requested",
         "offer": None,
+        "sent_at": "2026-11-28T09:05:00Z",
+        "exporter": {"region": REGION},
         "timeline": [
             {"kind": "sent", "actor_role": "system", "detail": {}, "at": "2026-11-28T09:05:00Z"},
             {

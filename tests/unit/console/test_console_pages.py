@@ -221,3 +221,16 @@ def test_production_has_no_dev_sign_in_yet_and_says_so() -> None:
     assert answer.status_code == 501
     assert "OpenID Connect" in answer.text
     assert browser.post("/sign-in", data={"principal": "dev-admin"}).status_code == 501
+
+
+def test_the_dashboard_draws_the_funnel_and_the_median_first_answer() -> None:
+    api = FakeApi()
+    page = signed_in(api).get("/dashboard", params={"region": "souss-massa"})
+    assert page.status_code == 200
+    assert api.last("/v1/financing-requests").url.params["region"] == "souss-massa"
+    assert '<svg class="funnel" role="img"' in page.text
+    assert "requests: 10, matched: 8, referred: 5, offered: 2, closed: 1" in page.text
+    # Sent at 09:05, first answered at 11:00.
+    assert "2 hours" in page.text and "median over 1 answered referrals" in page.text
+    french = signed_in(FakeApi()).get("/dashboard", headers={"Accept-Language": "fr"})
+    assert "demandes: 10" in french.text and "médiane sur 1 mises en relation" in french.text

@@ -4,6 +4,7 @@ every form carries the session's CSRF token and answers with a redirect (post/re
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated, Any
 from uuid import UUID
@@ -15,6 +16,7 @@ from tasdir.settings import get_settings
 
 from console.adapters.api import ApiError
 from console.entrypoints.context import Context, all_of, context, first
+from console.service_layer import dashboard as charts
 from console.service_layer import i18n, signin, views
 
 router = APIRouter()
@@ -22,6 +24,10 @@ Ctx = Annotated[Context, Depends(context)]
 # How many sets the queue's counts look at, at most (it says "at least" beyond).
 COUNT_LIMIT = 500
 QUEUE_PAGE = 50
+# The dashboard reads this many requests at most (it says "at least" beyond), and the timelines
+# of this many answered referrals.
+DASHBOARD_REQUESTS = 1000
+DASHBOARD_TIMELINES = 100
 
 
 class SignInUnavailable(Exception):
@@ -196,4 +202,34 @@ async def referrals(ctx: Ctx, request_id: UUID) -> Response:
         "referrals.html",
         request_id=request_id,
         referrals=[(r, views.timeline(r)) for r in detailed],
+    )
+
+
+@router.get("/dashboard")
+async def dashboard(ctx: Ctx, region: Annotated[str | None, Query()] = None) -> Response:
+    """A region's funnel (requests -> matched -> referred -> offered -> closed) and the median
+    time to a provider's first answer, as server-rendered SVG."""
+    ctx.require_sign_in()
+    region = region if region and is_region(region) else None
+    api = ctx.api
+    requests, capped = await api.pages(
+        "/v1/financing-requests", {"region": region}, most=DASHBOARD_REQUESTS
+    )
+    listed, _more = await api.pages("/v1/referrals", most=DASHBOARD_REQUESTS)
+    answered = [
+        r
+        for r in listed
+        if r.get("status") != "sent"
+        and (region is None or (r.get("exporter") or {}).get("region") == region)
+    ][:DASHBOARD_TIMELINES]
+    detailed = await asyncio.gather(*(api.get(f"/v1/referrals/{r['id']}") for r in answered))
+    median, answers = charts.median_first_answer(detailed)
+    return ctx.render(
+        "dashboard.html",
+        bars=charts.funnel(requests),
+        capped=capped,
+        median=median,
+        answers=answers,
+        region=region,
+        regions=ctx.session.regions,
     )

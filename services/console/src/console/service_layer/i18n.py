@@ -94,6 +94,10 @@ class Formats:
         moment = _parse(value)
         return UNKNOWN if moment is None else format_datetime(moment, "medium", locale=self.lang)
 
+    def duration(self, value: timedelta | None) -> str:
+        """A length of time: "3 hours", "2 days"."""
+        return UNKNOWN if value is None else format_timedelta(value, locale=self.lang)
+
     def age(self, value: str | datetime | None, now: datetime) -> str:
         """How long ago: "3 days", "5 hours"."""
         moment = _parse(value)

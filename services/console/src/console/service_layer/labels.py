@@ -36,6 +36,12 @@ LABELS: tuple[str, ...] = (
     N_("offer_decision"),
     N_("accepted"),
     N_("expired"),
+    # the dashboard's funnel
+    N_("requests"),
+    N_("matched"),
+    N_("referred"),
+    N_("offered"),
+    N_("closed"),
     # score components
     N_("cost"),
     N_("amount_fit"),
