@@ -1316,7 +1316,9 @@ async def _bench_writes(world: World, scale: Scale, directory: Path) -> dict[str
                         uow, matcher, snapshot.id, None, after, today
                     )
                     found = time.perf_counter()
-                    tally = await rematch(uow, matcher, affected)
+                    # As the handler does: a financing product keeps the other entries.
+                    keep = after is not None and not after.is_bundle_product
+                    tally = await rematch(uow, matcher, affected, keep=keep)
                     rematched = time.perf_counter()
                     await uow.commit()
                     end = time.perf_counter()

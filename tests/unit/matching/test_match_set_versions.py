@@ -215,3 +215,32 @@ async def test_a_matcher_rebuilt_from_scratch_agrees_with_the_incremental_one(
     assert rebuilt.matches[:-1] == incremental.matches
     assert rebuilt.matches[-1]["product_id"] == str(product_id(6))
     assert rebuilt.version == incremental.version + 1
+
+
+async def test_a_set_that_keeps_its_entries_after_a_product_change_is_the_one_built_anew(
+    runtime: ServiceRuntime[Any],
+) -> None:
+    """A financing product's change keeps the stored entries of the other products; computing
+    the set again with every entry rebuilt (here: the profile's event, its content unchanged)
+    changes nothing."""
+    await deliver(runtime, exporter(), 1)
+    for n in range(1, 5):
+        await deliver(runtime, product(n), 1)
+    await deliver(runtime, product(5, amount_max=1_000_000), 1)  # a miss: the amount
+    await deliver(runtime, request(), 1)
+    await deliver(runtime, product(2, product_version=2, pricing={"indicative_rate_pct": 1.0}), 2)
+    await deliver(runtime, product(5, product_version=2, amount_max=900_000), 2)
+    await deliver(runtime, product(6, currencies=["EUR"]), 1)  # a miss: the currency
+    await deliver(runtime, product(3, events.ProductWithdrawn), 2)
+    await deliver(runtime, product(7), 1)
+    kept, _ = await state(runtime)
+    await deliver(runtime, exporter(), 2)
+    rebuilt, _ = await state(runtime)
+    assert kept is not None and rebuilt is not None
+    assert [m["product_id"] for m in kept.matches] == [str(product_id(n)) for n in (2, 1, 4, 7)]
+    assert {m["product_id"] for m in kept.excluded} == {str(product_id(5)), str(product_id(6))}
+    assert (rebuilt.matches, rebuilt.excluded, rebuilt.version) == (
+        kept.matches,
+        kept.excluded,
+        kept.version,
+    )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
@@ -139,6 +139,24 @@ class MatchEntryRepository:
     async def replace(self, request_id: UUID, product_ids: Sequence[UUID]) -> None:
         await self.session.exec(delete(MatchEntry).where(col(MatchEntry.request_id) == request_id))
         self.session.add_all(MatchEntry(request_id=request_id, product_id=p) for p in product_ids)
+
+    async def update(
+        self, request_id: UUID, held: Collection[UUID], product_ids: Collection[UUID]
+    ) -> None:
+        """The entries of a set that held `held` and now holds `product_ids`: only what differs
+        is written (a product change adds or removes one of hundreds)."""
+        before = set(held)
+        gone = before - set(product_ids)
+        if gone:
+            await self.session.exec(
+                delete(MatchEntry).where(
+                    (col(MatchEntry.request_id) == request_id)
+                    & col(MatchEntry.product_id).in_(gone)
+                )
+            )
+        self.session.add_all(
+            MatchEntry(request_id=request_id, product_id=p) for p in product_ids if p not in before
+        )
 
 
 class MatchSetRepository(Repository[MatchSet]):

@@ -107,10 +107,14 @@ async def _rematch_products(
 ) -> None:
     today = utcnow().date()
     affected: set[UUID] = set()
+    # Financing products alone change no other product's outcome: the sets keep the entries
+    # of the others. A guarantee or an insurance product changes the bundles of others.
+    financing_only = True
     for product_id, old in before.items():
         new = matcher.products.product(product_id)
         affected |= await affected_by_product(uow, matcher, product_id, old, new, today)
-    tally = await rematch(uow, matcher, affected)
+        financing_only &= not any(p is not None and p.is_bundle_product for p in (old, new))
+    tally = await rematch(uow, matcher, affected, keep=financing_only)
     log.info("products %s changed: %s", sorted(map(str, before)), tally)
 
 

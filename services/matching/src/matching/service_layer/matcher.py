@@ -60,6 +60,8 @@ class Matcher:
     requests: RequestIndex = field(default_factory=RequestIndex)
     profiles: dict[UUID, Profile] = field(default_factory=dict)
     snapshots: dict[UUID, events.FinancingRequestSnapshot] = field(default_factory=dict)
+    # The open requests as facts, built once per version (not at each evaluation).
+    facts: dict[UUID, Request] = field(default_factory=dict)
     provider_active: dict[UUID, bool] = field(default_factory=dict)
     seq: int = -1
     # Held by the API around `sync` and its reads: concurrent requests share one matcher.
@@ -79,6 +81,7 @@ class Matcher:
         self.requests = RequestIndex()
         self.profiles.clear()
         self.snapshots.clear()
+        self.facts.clear()
         self.provider_active.clear()
         self.seq = -1
 
@@ -126,10 +129,12 @@ class Matcher:
         if not is_open(row) or profile is None or not profile.active:
             self.requests.remove(row.id)
             self.snapshots.pop(row.id, None)
+            self.facts.pop(row.id, None)
             return
         snapshot = events.FinancingRequestSnapshot.model_validate_json(row.snapshot)
         self.snapshots[row.id] = snapshot
-        self.requests.upsert(Request.of(snapshot, self.fx), profile)
+        request = self.facts[row.id] = Request.of(snapshot, self.fx)
+        self.requests.upsert(request, profile)
 
     # -- evaluating
 
@@ -139,7 +144,7 @@ class Matcher:
         if snapshot is None:
             return None
         profile = self.profiles[snapshot.exporter_id]
-        request = Request.of(snapshot, self.fx)
+        request = self.facts[request_id]
         strategic = is_strategic(request, profile, self.priority)
         return (
             request,
@@ -226,9 +231,68 @@ def _order(entries: Sequence[JsonObject]) -> list[tuple[JsonValue, JsonValue]]:
     return [(e.get("product_id"), e.get("tier")) for e in entries]
 
 
-async def compute(uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID) -> str:
+class _Kept:
+    """The entries of a stored set that can be kept as they are when the set is computed again
+    after a financing product changed: the request, the exporter's profile and every other
+    product's outcome are as they were (a request or profile change re-matches with every
+    entry rebuilt). An entry is kept only if it was built on the same product version, with
+    the same tier, score, cost and bundle versions, or the same failed rules; the others are
+    rebuilt."""
+
+    def __init__(self, matcher: Matcher, match_set: MatchSet | None, request_version: int):
+        self.matcher = matcher
+        self.matches: dict[JsonValue, JsonObject] = {}
+        self.misses: dict[JsonValue, JsonObject] = {}
+        if (
+            match_set is not None
+            and match_set.request_version == request_version
+            and match_set.fx_as_of == matcher.fx.as_of
+        ):
+            self.matches = {e.get("product_id"): e for e in match_set.matches}
+            self.misses = {e.get("product_id"): e for e in match_set.excluded}
+
+    def _version(self, product_id: UUID | None) -> tuple[str, int] | None:
+        product = None if product_id is None else self.matcher.products.product(product_id)
+        return None if product is None else (str(product.id), product.product_version)
+
+    def match(self, outcome: Outcome) -> JsonObject | None:
+        entry = self.matches.get(str(outcome.product_id))
+        bundle = entry.get("bundle") if entry is not None else None
+        if entry is None or not isinstance(bundle, list):
+            return None
+        held = [
+            (b.get("product_id"), b.get("product_version")) for b in bundle if isinstance(b, dict)
+        ]
+        same = (
+            (entry.get("product_id"), entry.get("product_version"))
+            == self._version(outcome.product_id)
+            and entry.get("tier") == outcome.tier_name
+            and entry.get("score") == outcome.score()
+            and entry.get("all_in_cost_pct") == outcome.all_in_cost_pct()
+            and entry.get("score_components") == dict(outcome.score_components())
+            and entry.get("new_since_review") is False
+            and held == [self._version(b) for b in outcome.bundle]
+        )
+        return entry if same else None
+
+    def miss(self, outcome: Outcome) -> JsonObject | None:
+        entry = self.misses.get(str(outcome.product_id))
+        same = (
+            entry is not None
+            and (entry.get("product_id"), entry.get("product_version"))
+            == self._version(outcome.product_id)
+            and entry.get("failed") == [rule.name for rule in bits(outcome.failed)]
+        )
+        return entry if same else None
+
+
+async def compute(
+    uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID, *, keep: bool = False
+) -> str:
     """Evaluate one request in full and write its match set. Answers what happened:
-    `proposed`, `updated` (a new version), `refreshed` (in place), `unchanged` or `skipped`."""
+    `proposed`, `updated` (a new version), `refreshed` (in place), `unchanged` or `skipped`.
+    With `keep` (after a financing product changed), the stored entries of the products whose
+    outcome did not change are kept rather than rebuilt with their explanations."""
     now = utcnow()
     evaluated = matcher.evaluate(request_id, now.date())
     if evaluated is None:
@@ -237,14 +301,15 @@ async def compute(uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID) -
     snapshot = matcher.snapshots[request_id]
     row = await uow.requests.get(request_id)
     assert row is not None
+    existing = await uow.match_sets.get_for_update(request_id)
+    kept = _Kept(matcher, existing if keep else None, row.aggregate_version)
     ranked = evaluation.matches()
-    matches = [matcher.match_entry(o, request, profile) for o in ranked]
+    matches = [kept.match(o) or matcher.match_entry(o, request, profile) for o in ranked]
     excluded = [
-        matcher.miss_entry(o, request, profile)
+        kept.miss(o) or matcher.miss_entry(o, request, profile)
         for o in evaluation.nearest_misses(matcher.nearest_misses)
     ]
     total = evaluation.excluded_total
-    existing = await uow.match_sets.get_for_update(request_id)
     if existing is None:
         match_set = MatchSet(
             request_id=request_id,
@@ -289,7 +354,8 @@ async def compute(uow: MatchingUnitOfWork, matcher: Matcher, request_id: UUID) -
     existing.fx_as_of = matcher.fx.as_of
     existing.request_version = row.aggregate_version
     if held_before != {str(o.product_id) for o in ranked}:
-        await uow.entries.replace(request_id, [o.product_id for o in ranked])
+        held = [UUID(str(product_id)) for product_id in held_before]
+        await uow.entries.update(request_id, held, [o.product_id for o in ranked])
     if not material:
         # `computed_at` is when this version was computed, and the queue's order: a refresh in
         # place keeps the set where it stands in the advisors' queue.
@@ -378,12 +444,12 @@ def _match_snapshot(entry: JsonObject) -> events.MatchSnapshot:
 
 
 async def rematch(
-    uow: MatchingUnitOfWork, matcher: Matcher, request_ids: Iterable[UUID]
+    uow: MatchingUnitOfWork, matcher: Matcher, request_ids: Iterable[UUID], *, keep: bool = False
 ) -> dict[str, int]:
     """`compute` for each request; answers how many ended each way."""
     tally: dict[str, int] = {}
     for request_id in sorted(set(request_ids)):
-        result = await compute(uow, matcher, request_id)
+        result = await compute(uow, matcher, request_id, keep=keep)
         tally[result] = tally.get(result, 0) + 1
     return tally
 
