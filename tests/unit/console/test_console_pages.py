@@ -83,6 +83,7 @@ def test_the_queue_shows_counts_per_status_age_and_filters() -> None:
     assert '<span class="count">1</span> proposed' in page.text
     assert '<span class="count">1</span> approved' in page.text
     assert "6f1c0a52" in page.text and "days" in page.text
+    assert '<option value="souss-massa" selected>Souss-Massa</option>' in page.text
     # Region names, in the page's language and in Arabic.
     assert "Souss-Massa" in page.text and '<span lang="ar" dir="rtl">' in page.text
     # A filter that is not a region or status is dropped, not sent.
