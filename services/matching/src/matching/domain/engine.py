@@ -477,7 +477,7 @@ class ProductIndex(_Columns):
         # Caches of the bundle products, dropped when a guarantee or an insurance product
         # changes (and only then): their rows in preference order, and the partner table.
         self._ranked: dict[str, Ints] = {}
-        self._partners: tuple[Ints, Ints] | None = None
+        self._partners: tuple[Ints, Ints, Ints, Ints] | None = None
         # The partner keys of each guarantee's row (see `_partner_table`).
         self._partner_keys: dict[int, list[int]] = {}
         # Each row's rank in product id order, dropped when a product comes or goes.
@@ -704,27 +704,30 @@ class ProductIndex(_Columns):
         open_partners = self.view("open_partners", Bools)
         instrument = self.view("instrument", Ints)[needing]
         provider = self.view("provider", Ints)[needing]
-        best = np.full(needing.size, _LAST, np.int64)
-        # Guarantees open to every bank: the best one per instrument.
+        # Guarantees open to every bank: the best one per instrument, looked up by each product.
+        open_best = np.full(len(self.u.instruments) + 1, _LAST, np.int64)
         open_candidates = open_partners[candidates]
-        for position in np.unique(instrument).tolist():
+        for position in np.flatnonzero(np.bincount(instrument)).tolist():
             bit = (covers[position >> 6, candidates] >> np.uint64(position & 63)) & _ONE
-            hits = np.flatnonzero((bit != 0) & open_candidates)
-            if hits.size:
-                rank = candidate_ranks[hits[0]]
-                best = np.where(instrument == position, np.minimum(best, rank), best)
+            hits = (bit != 0) & open_candidates
+            first = int(np.argmax(hits))
+            if hits[first]:
+                open_best[position] = candidate_ranks[first]
+        best = open_best[instrument]
         # Guarantees for named partner banks: the best one per (instrument, bank). The table
-        # is sorted by key, then rank: the first usable entry of each key is its best.
-        keys, ranks = self._partner_table()
-        keep = usable[ranks]
-        if keep.any():
-            keys, ranks = keys[keep], ranks[keep]
-            first = np.ones(keys.size, np.bool_)
-            first[1:] = keys[1:] != keys[:-1]
-            keys, ranks = keys[first], ranks[first]
+        # is sorted by key, then rank: the first usable entry of each key's run is its best.
+        keys, ranks, distinct, starts = self._partner_table()
+        usable_entries = np.flatnonzero(usable[ranks])
+        if usable_entries.size:
+            ends = np.append(starts[1:], keys.size)
+            at = np.minimum(np.searchsorted(usable_entries, starts), usable_entries.size - 1)
+            first_entry = usable_entries[at]
+            key_best = np.where(
+                (first_entry >= starts) & (first_entry < ends), ranks[first_entry], _LAST
+            )
             wanted = (instrument << 32) | provider
-            found = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
-            best = np.where(keys[found] == wanted, np.minimum(best, ranks[found]), best)
+            found = np.minimum(np.searchsorted(distinct, wanted), distinct.size - 1)
+            best = np.minimum(best, np.where(distinct[found] == wanted, key_best[found], _LAST))
         hit = best < _LAST
         out[needing[hit]] = ranked[best[hit]]
         return out
@@ -739,7 +742,7 @@ class ProductIndex(_Columns):
         usable &= self.view("open_partners", Bools)[ranked]
         bank = self.providers.get(product.provider_id)
         if bank is not None:
-            keys, ranks = self._partner_table()
+            keys, ranks, _, _ = self._partner_table()
             usable[ranks[keys == (position << 32) | bank]] = True
         return cast(Ints, ranked[usable])
 
@@ -748,16 +751,19 @@ class ProductIndex(_Columns):
         used = {f.name: self.col[f.name][..., row : row + 1] for f in fields(_ProductSide)}
         return _ProductSide(**used)  # type: ignore[arg-type]
 
-    def _partner_table(self) -> tuple[Ints, Ints]:
+    def _partner_table(self) -> tuple[Ints, Ints, Ints, Ints]:
         """(`instrument << 32 | bank`, rank of the guarantee in preference order) for every
         bank a guarantee names as its partner and every instrument it covers, sorted by key
-        then rank; rebuilt after a guarantee changes."""
+        then rank, with the distinct keys and where each one's run starts; rebuilt after a
+        guarantee changes."""
         if self._partners is None:
             held = [self._partner_keys[row] for row in self._ranked_rows(GUARANTEE).tolist()]
             keys = np.fromiter((k for row in held for k in row), np.int64)
             ranks = np.repeat(np.arange(len(held), dtype=np.int64), [len(row) for row in held])
             order = np.lexsort((ranks, keys))
-            self._partners = (keys[order], ranks[order])
+            keys, ranks = keys[order], ranks[order]
+            distinct, starts = np.unique(keys, return_index=True)
+            self._partners = (keys, ranks, distinct, starts.astype(np.int64))
         return self._partners
 
 
