@@ -1,7 +1,7 @@
 """The architecture, checked from the source:
 - no import cycle inside the `tasdir` library (a function-level import counts too);
 - the library imports no service, no application (`tasdir_cli`) and not fakeredis;
-- a service never imports another service, nor the command-line tool;
+- a service never imports another service, nor the command-line tool, nor the console;
 - every route of every service is a `TasdirRoute` (authentication before the body is read).
 """
 
@@ -21,7 +21,9 @@ from tasdir.routing import TasdirRoute
 ROOT = Path(__file__).resolve().parents[3]
 LIBRARY = ROOT / "shared" / "src" / "tasdir"
 SERVICES = ("exporters", "credit_products", "matching")
-APPLICATIONS = ("tasdir_cli",)
+# The applications built on the library: the command-line tool and the web console (a
+# backend-for-frontend that talks to the services over HTTP only).
+APPLICATIONS = ("tasdir_cli", "console")
 
 
 def module_name(path: Path, root: Path, package: str) -> str:
