@@ -59,8 +59,9 @@ def _listen_dsn(url: URL) -> str | None:
 class OutboxWakeup:
     """Sets `wake` when outbox rows of `engine`'s database commit, for as long as it is open.
 
-    On PostgreSQL it holds one connection outside the pool that LISTENs; `keep_listening`
-    opens it again after it was lost (a database restart), at most every `retry_seconds`."""
+    On PostgreSQL it holds one connection outside the pool that LISTENs. When that connection
+    is lost (a database restart) it wakes the relay, whose next idle turn calls
+    `keep_listening` to open it again; after a failed attempt, at most every `retry_seconds`."""
 
     def __init__(self, engine: AsyncEngine, wake: asyncio.Event, retry_seconds: float = 5.0):
         self._key = database_key(engine.url)
@@ -68,7 +69,7 @@ class OutboxWakeup:
         self._wake = wake
         self._retry_seconds = retry_seconds
         self._connection: asyncpg.Connection | None = None
-        self._tried_at: float | None = None
+        self._failed_at: float | None = None
 
     def _notified(self, *_args: object) -> None:
         self._wake.set()
@@ -78,16 +79,18 @@ class OutboxWakeup:
         if self._dsn is None or (self._connection and not self._connection.is_closed()):
             return
         now = asyncio.get_running_loop().time()
-        if self._tried_at is not None and now - self._tried_at < self._retry_seconds:
+        if self._failed_at is not None and now - self._failed_at < self._retry_seconds:
             return
-        self._tried_at = now
         await self._close()
         try:
             connection = await asyncpg.connect(self._dsn, timeout=self._retry_seconds)
             await connection.add_listener(OUTBOX_CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            self._failed_at = now
             log.warning("the relay cannot LISTEN for commits (%s); polling meanwhile", exc)
             return
+        self._failed_at = None
+        connection.add_termination_listener(self._notified)
         self._connection = connection
         self._wake.set()  # what committed while nobody listened is picked up at once
 
