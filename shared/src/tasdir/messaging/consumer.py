@@ -14,9 +14,10 @@ commit for the batch instead of for each event. A batch never changes what happe
 delivery on its own:
 - a handler that raises a plain error is that event's failure: its delivery is requeued (one
   failed delivery, as alone), and the rest of the batch is applied again without it;
-- a database error, or a commit that fails, could come from any event of the batch (an
-  aborted transaction, a competing consumer's inbox row): every delivery of the batch is then
-  applied alone, in its own transaction, as if there had been no batch.
+- a database error, a commit that fails, or a failing batch form (`Batched.many`) could come
+  from any event of the batch (an aborted transaction, a competing consumer's inbox row):
+  every delivery of the batch is then applied alone, in its own transaction, as if there had
+  been no batch.
 So a poison message is requeued and dead-lettered after the delivery limit exactly as before,
 and never takes the others with it. A crash between the commit and the acks redelivers the
 batch, and the inbox turns every redelivery into a duplicate.
@@ -94,7 +95,7 @@ def _blamed(error: Exception) -> int | None:
 class Batched(Generic[U]):
     """A handler with a form for several events at once (`many`), which a batch calls with
     the consecutive events that this handler takes, so that it can write them together (one
-    `VersionedProjection.apply_all`, say). A delivery applied alone goes to `one`. If `many`
+    `VersionedProjection.apply_events`, say). A delivery applied alone goes to `one`. If `many`
     fails, no event is blamed: each is applied alone. `many` runs with the correlation id of
     the run's first event bound; it binds each event's own where it writes per event."""
 
