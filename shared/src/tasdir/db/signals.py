@@ -63,7 +63,9 @@ class OutboxWakeup:
     is lost (a database restart) it wakes the relay, whose next idle turn calls
     `keep_listening` to open it again; after a failed attempt, at most every `retry_seconds`."""
 
-    def __init__(self, engine: AsyncEngine, wake: asyncio.Event, retry_seconds: float = 5.0):
+    def __init__(
+        self, engine: AsyncEngine, wake: asyncio.Event, retry_seconds: float = 5.0
+    ) -> None:
         self._key = database_key(engine.url)
         self._dsn = _listen_dsn(engine.url)
         self._wake = wake
