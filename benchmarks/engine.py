@@ -928,9 +928,9 @@ def _engine_changes(
             out.scaled = out.scaled or share > 1.0
             out.total.append(ms(screened - start + (end - screened) * share))
         else:
-            ids = sorted(affected)
+            # (A financing product affects the requests it fits: the screen's rows.)
             outcomes = requests.outcomes_of(
-                product, ids, catalogue, world.today, world.config, world.priority
+                product, screening.fit_rows, catalogue, world.today, world.config, world.priority
             )
             end = time.perf_counter()
             merged_sets, in_full = merge_all(world, catalogue, kept, product, outcomes, by_id)
@@ -940,6 +940,7 @@ def _engine_changes(
             out.in_full += in_full
             # The way before the merge, on the same change: screen, then every affected
             # request evaluated in full (at most FULL_CAP of them timed, and scaled).
+            ids = outcomes.request_ids
             chosen = ids[:FULL_CAP]
             full_start = time.perf_counter()
             reevaluate(world, catalogue, chosen, by_id)

@@ -89,7 +89,8 @@ def test_a_product_change_merged_gives_what_a_full_re_evaluation_gives(  # type:
     def outcomes(product: Product | None) -> dict[UUID, object]:
         if product is None:
             return dict.fromkeys(ids)
-        found = requests.outcomes_of(product, ids, new_index, TODAY, CONFIG, PRIORITY)
+        rows = requests.rows_of(ids)
+        found = requests.outcomes_of(product, rows, new_index, TODAY, CONFIG, PRIORITY)
         return dict(found.outcomes())
 
     old, new = outcomes(before), outcomes(after)

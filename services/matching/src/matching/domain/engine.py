@@ -18,8 +18,8 @@ contiguous array.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from datetime import date
 from functools import cache, partial
 from typing import TypeVar, cast
@@ -390,6 +390,19 @@ def _verdicts(p: _ProductSide, r: _RequestSide, today: int) -> tuple[Masks, Mask
     return np.broadcast_to(p.present, size), failed, missing
 
 
+def _tiers(
+    failed: Masks, missing: Masks, with_guarantee: Bools, with_insurance: Bools
+) -> tuple[Masks, Masks, Ints]:
+    """(bundled, failed, tier): the bundle rules met by the bundles found no longer fail."""
+    bundled = with_guarantee.astype(np.uint32) << np.uint32(Rule.guarantee.value)
+    bundled |= with_insurance.astype(np.uint32) << np.uint32(Rule.insurance.value)
+    failed = failed & ~bundled
+    tier = np.where(
+        failed != 0, EXCLUDED, np.where((missing | bundled) != 0, CONDITIONAL, ELIGIBLE)
+    )
+    return bundled, failed, cast(Ints, tier)
+
+
 def _product_side(index: _Columns) -> _ProductSide:
     used = {f.name: index.col[f.name][..., : index.size] for f in fields(_ProductSide)}
     return _ProductSide(**used)  # type: ignore[arg-type]
@@ -626,13 +639,7 @@ class ProductIndex(_Columns):
         guarantee = guarantee[rows]
         with_guarantee = guarantee >= 0
         with_insurance = ((present & Rule.insurance.bit) != 0) & (insurance >= 0)
-        bundled = np.zeros(rows.size, np.uint32)
-        bundled |= with_guarantee.astype(np.uint32) << np.uint32(Rule.guarantee.value)
-        bundled |= with_insurance.astype(np.uint32) << np.uint32(Rule.insurance.value)
-        failed = failed & ~bundled
-        tier = np.where(
-            failed != 0, EXCLUDED, np.where((missing | bundled) != 0, CONDITIONAL, ELIGIBLE)
-        )
+        bundled, failed, tier = _tiers(failed, missing, with_guarantee, with_insurance)
         evaluation = Evaluation(
             index=self,
             rows=rows,
@@ -1102,6 +1109,8 @@ class Screening:
 
     fits: list[UUID]
     clean: list[UUID]
+    #: The rows of `fits` in the request index (for `RequestIndex.outcomes_of`).
+    fit_rows: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 class RequestIndex(_Columns):
@@ -1161,10 +1170,16 @@ class RequestIndex(_Columns):
             scope = np.uint64(self.u.instrument_mask(bundled_into))
             clean &= (self.view("instruments", Words) & scope) != 0
         ids = cast(Objects, self.col["ids"])
+        fit_rows = np.flatnonzero(fits)
         return Screening(
-            fits=cast(list[UUID], ids[np.flatnonzero(fits)].tolist()),
+            fits=cast(list[UUID], ids[fit_rows].tolist()),
             clean=cast(list[UUID], ids[np.flatnonzero(clean)].tolist()),
+            fit_rows=cast(Ints, fit_rows),
         )
+
+    def rows_of(self, request_ids: Iterable[UUID]) -> Ints:
+        """The rows of open requests in this index."""
+        return np.fromiter((self.rows[r] for r in request_ids), np.int64)
 
     def _side(self, rows: Ints | None = None) -> _RequestSide:
         """The request columns, of every row or of `rows`."""
@@ -1179,16 +1194,16 @@ class RequestIndex(_Columns):
     def outcomes_of(
         self,
         product: Product,
-        request_ids: Sequence[UUID],
+        rows: Ints,
         catalogue: ProductIndex,
         today: date,
         config: ScoringConfig,
         priority: frozenset[str],
     ) -> ProductOutcomes:
-        """One product against open requests, in one pass: for each request, the outcome the
-        full evaluation gives that product (`ProductIndex.evaluate`), bundles from `catalogue`
-        and score included. What a product change needs, without evaluating anything else."""
-        rows = np.fromiter((self.rows[r] for r in request_ids), np.int64, len(request_ids))
+        """One product against the open requests at `rows` (`Screening.fit_rows`, `rows_of`),
+        in one pass: for each request, the outcome the full evaluation gives that product
+        (`ProductIndex.evaluate`), bundles from `catalogue` and score included. What a product
+        change needs, without evaluating anything else."""
         side = self._side(rows)
         day = today.toordinal()
         present, failed, missing = _verdicts(_one(product), side, day)
@@ -1203,13 +1218,7 @@ class RequestIndex(_Columns):
         if product.requires_insurance:
             candidates = catalogue._ranked_rows(INSURANCE)
             insurance[scope] = self._first_clean(catalogue, candidates, rows[scope], day)
-        bundled = ((guarantee >= 0).astype(np.uint32) << np.uint32(Rule.guarantee.value)) | (
-            (insurance >= 0).astype(np.uint32) << np.uint32(Rule.insurance.value)
-        )
-        failed = failed & ~bundled
-        tier = np.where(
-            failed != 0, EXCLUDED, np.where((missing | bundled) != 0, CONDITIONAL, ELIGIBLE)
-        )
+        bundled, failed, tier = _tiers(failed, missing, guarantee >= 0, insurance >= 0)
         tier = np.where(wanted != 0, tier, NONE)
         matched = np.flatnonzero((tier == ELIGIBLE) | (tier == CONDITIONAL))
         destination = side.destination[matched]
@@ -1234,7 +1243,7 @@ class RequestIndex(_Columns):
         )
         return ProductOutcomes(
             product_id=product.id,
-            request_ids=list(request_ids),
+            request_ids=cast(list[UUID], cast(Objects, self.col["ids"])[rows].tolist()),
             catalogue=catalogue,
             tier=tier,
             present=np.broadcast_to(present, rows.shape),
