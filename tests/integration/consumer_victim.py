@@ -4,8 +4,10 @@
 
 At the N-th financing request it handles: `handled` dies inside the transaction, after the
 handler wrote the match set and its event but before the commit; `committed` dies after the
-commit, before the message is acknowledged (so the broker delivers it again). Either way the
-process dies without any cleanup.
+commit of the transaction that holds it, before the messages are acknowledged (so the broker
+delivers them again). Either way the process dies without any cleanup. The consumer applies
+the deliveries waiting behind each other in one transaction, so the requests before the N-th
+in its batch share its fate.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import Any
 from matching.bootstrap import definition
 from matching.service_layer.handlers import HANDLERS
 from tasdir.contracts import Envelope
+from tasdir.db.uow import UnitOfWork
 from tasdir.messaging import RabbitTransport
-from tasdir.messaging.consumer import EventConsumer
 from tasdir.service import ServiceRuntime
 from tasdir.settings import get_settings
 
@@ -38,15 +40,14 @@ async def main(stage: str, nth: int) -> None:
         if stage == "handled" and seen == nth:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    apply = EventConsumer._apply
+    commit = UnitOfWork.commit
 
-    async def apply_then_maybe_die(self: Any, envelope: Envelope, event: Any, handler: Any) -> str:
-        outcome = await apply(self, envelope, event, handler)
-        if stage == "committed" and envelope.type == REQUEST and seen == nth:
+    async def commit_then_maybe_die(self: Any, result: object = None) -> None:
+        await commit(self, result)
+        if stage == "committed" and seen >= nth:
             os.kill(os.getpid(), signal.SIGKILL)
-        return outcome
 
-    EventConsumer._apply = apply_then_maybe_die  # type: ignore[method-assign]
+    UnitOfWork.commit = commit_then_maybe_die  # type: ignore[method-assign]
     victim = dataclasses.replace(definition, handlers={**HANDLERS, REQUEST: counting})
     settings = get_settings()
     transport = RabbitTransport(settings.amqp_url)
