@@ -112,15 +112,16 @@ class BackgroundLines(logging.Handler):
     A write to a pipe whose reader lags (the supervisor of `tasdir stack`, a container runtime
     under load) blocks; in an API that blocked the event loop, every request included, on each
     access log line. The thread waits `pause` seconds after each write, so that under load it
-    wakes (and takes the interpreter lock) a few times a second, not once a line. `close()`
-    (at exit) writes what is left.
+    wakes (and takes the interpreter lock) a few times a second, not once a line. `flush()`
+    returns once every line logged so far is written; `close()` (at exit) writes what is left.
     """
 
     def __init__(self, stream: TextIO, *, pause: float = 0.05) -> None:
         super().__init__()
         self.stream = stream
         self.pause = pause
-        self.lines: SimpleQueue[str | None] = SimpleQueue()
+        # A line, an event to set once the lines before it are written, or None: stop.
+        self.lines: SimpleQueue[str | threading.Event | None] = SimpleQueue()
         self.writer = threading.Thread(target=self._write, name="log-writer", daemon=True)
         self.writer.start()
 
@@ -131,24 +132,50 @@ class BackgroundLines(logging.Handler):
             self.handleError(record)
 
     def _write(self) -> None:
-        while (line := self.lines.get()) is not None:
-            batch = [line]
-            while not self.lines.empty() and (line := self.lines.get()) is not None:
-                batch.append(line)
-            try:
-                self.stream.write("\n".join(batch) + "\n")
-                self.stream.flush()
-            except Exception:  # a closed stream must not kill the writer
-                pass
-            if line is None:
-                return
-            time.sleep(self.pause)
+        stopping = False
+        while not stopping:
+            batch: list[str] = []
+            waiting: list[threading.Event] = []
+            item = self.lines.get()
+            while True:
+                if item is None:
+                    stopping = True
+                elif isinstance(item, threading.Event):
+                    waiting.append(item)
+                else:
+                    batch.append(item)
+                if stopping or self.lines.empty():
+                    break
+                item = self.lines.get()
+            if batch:
+                try:
+                    self.stream.write("\n".join(batch) + "\n")
+                    self.stream.flush()
+                except Exception:  # a closed stream must not kill the writer
+                    pass
+            for written in waiting:
+                written.set()
+            if not (stopping or waiting):
+                time.sleep(self.pause)
+
+    def flush(self) -> None:
+        """Wait (5 s at most) until every line logged so far is written."""
+        if self.writer.is_alive() and threading.current_thread() is not self.writer:
+            written = threading.Event()
+            self.lines.put(written)
+            written.wait(timeout=5)
 
     def close(self) -> None:
         if self.writer.is_alive():
             self.lines.put(None)
             self.writer.join(timeout=5)
         super().close()
+
+
+def flush_logs() -> None:
+    """Write out what the root logger's handlers hold (`BackgroundLines` included)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
 
 
 def configure_logging(service: str, level: str = "INFO", *, background: bool = False) -> None:

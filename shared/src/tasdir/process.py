@@ -16,7 +16,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from tasdir.api import create_app, redis_client, serve_metrics
 from tasdir.db.migrations import migrate
 from tasdir.messaging.rabbit import RabbitTransport
-from tasdir.observability import configure_logging
+from tasdir.observability import configure_logging, flush_logs
 from tasdir.service import (
     AnyServiceDefinition,
     AnyServiceRuntime,
@@ -161,9 +161,22 @@ def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     """The uvicorn server of an API process, or of the embedded system."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        """After a signal, uvicorn shuts down, then raises the signal again, which ends the
+        process without `atexit`: the log lines still queued (`BackgroundLines`) are written
+        first, the last ones of its shutdown included."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    flush_logs()
+
     # The app writes the access log itself (`tasdir.observability.AccessLog`), with the route's
     # figures as fields; uvicorn's own line would say the same a second time.
-    return uvicorn.Server(
+    return Server(
         uvicorn.Config(
             app,
             host=host,

@@ -158,7 +158,7 @@ async def test_each_request_has_one_access_log_line_with_its_figures(
 
 def test_background_lines_are_formatted_in_the_callers_context_and_all_written() -> None:
     stream = io.StringIO()
-    handler = BackgroundLines(stream)
+    handler = BackgroundLines(stream, pause=0.5)
     handler.setFormatter(JsonFormatter("exporters.api"))
     logger = logging.getLogger("test.background")
     logger.addHandler(handler)
@@ -167,13 +167,16 @@ def test_background_lines_are_formatted_in_the_callers_context_and_all_written()
         for number in range(50):
             bind(f"corr-{number}")
             logger.warning("line %d", number)
+        handler.flush()  # returns once all 50 are written, whatever the writer's pause
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [line["message"] for line in lines] == [f"line {n}" for n in range(50)]
+        assert [line["correlation_id"] for line in lines] == [f"corr-{n}" for n in range(50)]
+        logger.warning("the last one")
     finally:
         logger.removeHandler(handler)
         logger.propagate = True
         handler.close()  # writes what is left, then stops the thread
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert [line["message"] for line in lines] == [f"line {n}" for n in range(50)]
-    assert [line["correlation_id"] for line in lines] == [f"corr-{n}" for n in range(50)]
+    assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "the last one"
     assert not handler.writer.is_alive()
 
 
