@@ -837,12 +837,10 @@ def profile_missing(profile: Profile) -> int:
 
 
 @dataclass
-class Evaluation:
-    """One request against the catalogue: a row per product in the request's scope. The cost,
-    components and score are computed for the matches only (`matched` gives their positions)."""
+class Verdicts:
+    """Outcomes as columns, a row per pair of a product and a request: the tier, the masks of
+    the rules set, failed, missing and met by a bundle, and the bundled rows (-1: none)."""
 
-    index: ProductIndex
-    rows: Ints
     tier: Ints
     present: Masks
     failed: Masks
@@ -850,6 +848,15 @@ class Evaluation:
     bundled: Masks
     guarantee: Ints
     insurance: Ints
+
+
+@dataclass
+class Evaluation(Verdicts):
+    """One request against the catalogue: a row per product in the request's scope. The cost,
+    components and score are computed for the matches only (`matched` gives their positions)."""
+
+    index: ProductIndex
+    rows: Ints
     matched: Ints | None = None
     cost: Ints | None = None
     priced: Bools | None = None
@@ -1296,7 +1303,7 @@ def _one(product: Product) -> _ProductSide:
 
 
 @dataclass
-class ProductOutcomes:
+class ProductOutcomes(Verdicts):
     """One product against some open requests: a row per request, as `Evaluation` has a row per
     product. `tier` is -1 where the product is out of the request's scope; cost, components and
     score are computed for the matches only (`matched` gives their positions)."""
@@ -1304,13 +1311,6 @@ class ProductOutcomes:
     product_id: UUID
     request_ids: list[UUID]
     catalogue: ProductIndex
-    tier: Ints
-    present: Masks
-    failed: Masks
-    missing: Masks
-    bundled: Masks
-    guarantee: Ints
-    insurance: Ints
     matched: Ints
     cost: Ints
     priced: Bools
