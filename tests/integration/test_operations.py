@@ -22,9 +22,8 @@ from support.events import exporter_event
 from support.infra import DatabaseFactory
 from support.system import Running, count, running, write_exporter_events
 from tasdir.contracts import Envelope, events
-from tasdir.messaging import InProcessBus, OutgoingMessage, RabbitTransport, service_queue
+from tasdir.messaging import OutgoingMessage, RabbitTransport, service_queue
 from tasdir.service import ServiceRuntime
-from tasdir.settings import Settings
 
 
 @pytest.fixture
@@ -78,17 +77,8 @@ async def exporters_outbox(
 ) -> AsyncIterator[tuple[ServiceRuntime[Any], dict[str, str]]]:
     """The exporters service on a fresh PostgreSQL database, migrated, with no relay."""
     url = await databases()
-    runtime: ServiceRuntime[Any] = ServiceRuntime(
-        exporters,
-        database_url=url,
-        transport=InProcessBus(),
-        settings=Settings(environment="development"),
-    )
-    await runtime.migrate()
-    try:
+    async with infra.migrated_runtime(exporters, url) as runtime:
         yield runtime, {"TASDIR_EXPORTERS_DATABASE_URL": url}
-    finally:
-        await runtime.dispose()
 
 
 async def outbox_rows(runtime: ServiceRuntime[Any]) -> dict[str, Any]:
