@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import jwt
 from console.bootstrap import create_app
 from console.config import ConsoleSettings
 from console.service_layer.session import CSRF_FIELD
@@ -23,6 +24,20 @@ GUARANTEE = "33333333-3333-4333-8333-333333333333"
 MISS = "44444444-4444-4444-8444-444444444444"
 REFERRAL_ID = "55555555-5555-4555-8555-555555555555"
 REGION = "souss-massa"
+EXPORTER_ID = "77777777-7777-4777-8777-777777777777"
+PROVIDER_ID = "99999999-9999-4999-8999-999999999999"
+OTHER_REFERRAL = "66666666-6666-4666-8666-666666666666"
+#: The routes only one role may call; another role gets the API's 403.
+ONLY: dict[str, str] = {
+    "/v1/exporters/me": "exporter",
+    "/v1/referrals/offers": "exporter",
+    "/v1/referrals/access-log": "exporter",
+    "/reply": "exporter",
+    "/offer/accept": "exporter",
+    "/offer/decline": "exporter",
+    "/consents": "exporter",
+    "/response": "provider",
+}
 # Ten requests of a region: 8 reached matching, 5 were referred, 2 offered, 1 closed.
 REQUEST_STATUSES = (
     "submitted",
@@ -123,6 +138,16 @@ def problem(status: int, detail: str, kind: str = "conflict") -> httpx.Response:
     )
 
 
+def role_of(request: httpx.Request) -> str | None:
+    """The role of the bearer token (a test's own token may be no JWT: no role then)."""
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return None
+    return str(claims.get("role"))
+
+
 @dataclass
 class FakeApi:
     """Routes by method and path; `answers` overrides one route with a handler."""
@@ -143,6 +168,13 @@ class FakeApi:
         if override is not None:
             return override(request)
         path = request.url.path
+        role = role_of(request)
+        wanted_role = next((r for p, r in ONLY.items() if p in path), role)
+        if role not in (wanted_role, "admin", None):
+            return problem(403, f"this needs the {wanted_role} role", "forbidden")
+        found = self.exporter_side(request) or self.provider_side(request)
+        if found is not None:
+            return found
         if path == "/v1/match-sets":
             wanted = request.url.params.get("status")
             items = [i for i in self.queue if wanted in (None, i["status"])]
@@ -152,14 +184,42 @@ class FakeApi:
         if path == f"/v1/match-sets/{REQUEST_ID}/review":
             return httpx.Response(200, json=match_set("approved"))
         if path == "/v1/referrals":
-            listed = {"id": REFERRAL_ID, "status": "info_requested", "exporter": {"region": REGION}}
+            listed = {**referral(), "timeline": None}
             return httpx.Response(200, json={"items": [listed], "next_cursor": None})
         if path == "/v1/financing-requests":
-            items = [{"id": str(i), "status": s} for i, s in enumerate(REQUEST_STATUSES)]
+            items = [financing_request(str(i), s) for i, s in enumerate(REQUEST_STATUSES)]
             return httpx.Response(200, json={"items": items, "next_cursor": None})
         if path == f"/v1/referrals/{REFERRAL_ID}":
             return httpx.Response(200, json=referral())
         return problem(404, "no such thing", "not-found")
+
+    def exporter_side(self, request: httpx.Request) -> httpx.Response | None:
+        """The exporter's profile, consents, access log and offers; the providers' names."""
+        path = request.url.path
+        consents = f"/v1/exporters/{EXPORTER_ID}/consents"
+        listed: dict[str, list[dict[str, Any]]] = {
+            consents: [consent()],
+            "/v1/providers": [{"id": PROVIDER_ID, "name": "Banque Atlas"}],
+            "/v1/referrals/access-log": [access_entry()],
+            "/v1/referrals/offers": [offer_line(REFERRAL_ID, 7.9), offer_line(OTHER_REFERRAL, 6.1)],
+        }
+        if request.method == "GET" and path in listed:
+            return httpx.Response(200, json={"items": listed[path], "next_cursor": None})
+        if path == "/v1/exporters/me":
+            return httpx.Response(200, json=exporter())
+        if path == consents and request.method == "POST":
+            return httpx.Response(201, json=consent())
+        if path == f"{consents}/{PROVIDER_ID}" and request.method == "DELETE":
+            return httpx.Response(200, json=consent("revoked"))
+        return None
+
+    def provider_side(self, request: httpx.Request) -> httpx.Response | None:
+        """The writes on a referral: a provider's answer, an exporter's reply or decision."""
+        path = request.url.path
+        writes = ("/response", "/reply", "/offer/accept", "/offer/decline")
+        if path.startswith(f"/v1/referrals/{REFERRAL_ID}/") and path.endswith(writes):
+            return httpx.Response(200, json=referral())
+        return None
 
     def last(self, path: str) -> httpx.Request:
         return next(r for r in reversed(self.sent) if r.url.path == path)
@@ -176,7 +236,26 @@ def referral() -> dict[str, Any]:
         "status": "info_requested",
         "offer": None,
         "sent_at": "2026-11-28T09:05:00Z",
-        "exporter": {"region": REGION},
+        "version": 2,
+        "match": {"tier": "eligible", "score": 81.5, "all_in_cost_pct": 6.25},
+        "bundle": [],
+        "request": {
+            "instrument": "pre_export_loan",
+            "amount": "1500000",
+            "currency": "MAD",
+            "tenor_days": 180,
+            "destination": "FR",
+            "hs_codes": ["151590"],
+        },
+        "reply": None,
+        "exporter": {
+            "anonymised": True,
+            "region": REGION,
+            "size_band": "small",
+            "hs_chapters": ["15"],
+            "identity": None,
+            "buyer": None,
+        },
         "timeline": [
             {"kind": "sent", "actor_role": "system", "detail": {}, "at": "2026-11-28T09:05:00Z"},
             {
@@ -186,6 +265,94 @@ def referral() -> dict[str, Any]:
                 "at": "2026-11-28T11:00:00Z",
             },
         ],
+    }
+
+
+def financing_request(request_id: str, status: str) -> dict[str, Any]:
+    return {
+        "id": request_id,
+        "status": status,
+        "instrument": "pre_export_loan",
+        "amount": "1500000.00",
+        "currency": "MAD",
+        "tenor_days": 180,
+        "destination": "FR",
+        "region": REGION,
+    }
+
+
+def exporter() -> dict[str, Any]:
+    return {
+        "id": EXPORTER_ID,
+        "org": "argan-coop",
+        "status": "active",
+        "legal_name": "Argan Coop",
+        "ice": "001234567000089",
+        "region": REGION,
+        "legal_form": "SARL",
+        "founded_year": 2009,
+        "exporting_since": 2015,
+        "employees": 42,
+        "annual_turnover_mad": "12000000.00",
+        "export_turnover_mad": "9000000.00",
+        "exports": [{"hs_code": "151590", "destination": "FR", "share_pct": 100.0}],
+        "audited_accounts": True,
+        "collateral_available_mad": None,
+        "export_share_pct": 75.0,
+        "is_mono_market": True,
+        "is_mono_product": True,
+        "years_exporting": 11,
+        "version": 2,
+    }
+
+
+def consent(status: str = "granted") -> dict[str, Any]:
+    return {
+        "id": "12121212-1212-4212-8212-121212121212",
+        "exporter_id": EXPORTER_ID,
+        "provider_id": PROVIDER_ID,
+        "status": status,
+        "granted_at": "2026-11-28T09:00:00Z",
+        "expires_at": None,
+        "revoked_at": "2026-11-29T09:00:00Z" if status == "revoked" else None,
+        "version": 1,
+    }
+
+
+def access_entry() -> dict[str, Any]:
+    return {
+        "id": 1,
+        "exporter_id": EXPORTER_ID,
+        "referral_id": REFERRAL_ID,
+        "provider_id": PROVIDER_ID,
+        "viewer": "atlas-officer",
+        "viewer_role": "provider",
+        "fields": ["legal_name", "ice"],
+        "at": "2026-11-29T08:00:00Z",
+    }
+
+
+def offer_line(referral_id: str, cost: float) -> dict[str, Any]:
+    return {
+        "referral_id": referral_id,
+        "request_id": REQUEST_ID,
+        "provider_id": PROVIDER_ID,
+        "product_id": LOAN,
+        "product_name": {"en": f"Loan at {cost}", "fr": f"Prêt à {cost}"},
+        "offer": {
+            "amount": "1500000.0000",
+            "currency": "MAD",
+            "rate_pct": cost - 1,
+            "fees_pct": 0.5,
+            "tenor_days": 180,
+            "all_in_cost_pct": cost,
+            "conditions": None,
+            "valid_until": "2026-12-31T23:59:59Z",
+            "binding": True,
+            "decision": None,
+            "decided_at": None,
+            "expired": False,
+        },
     }
 
 

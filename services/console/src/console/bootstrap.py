@@ -19,9 +19,9 @@ from tasdir.reference.geography import regions
 from tasdir.settings import Settings
 
 from console.config import ConsoleSettings, check_console_settings
+from console.entrypoints import exporter, pages, referrals
 from console.entrypoints.context import ConsoleState
 from console.entrypoints.errors import install_error_pages
-from console.entrypoints.pages import router
 from console.service_layer.session import SessionCodec
 from console.service_layer.signin import PrincipalSource, one_per_role
 
@@ -76,7 +76,8 @@ def create_app(
         principals=principals or _every_region_advisor(),
         token_settings=token_settings,
     )
-    app.include_router(router)
+    for router in (pages.router, exporter.router, referrals.router):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     install_error_pages(app)
     return app

@@ -101,6 +101,9 @@ class Api:
         key = idempotency_key or str(uuid.uuid4())
         return await self._send("POST", path, json=body, headers={"Idempotency-Key": key})
 
+    async def delete(self, path: str) -> Any:
+        return await self._send("DELETE", path)
+
     async def pages(
         self, path: str, params: Mapping[str, Any] | None = None, *, limit: int = 100, most: int
     ) -> tuple[list[JsonObject], bool]:

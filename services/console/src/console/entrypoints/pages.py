@@ -28,6 +28,10 @@ QUEUE_PAGE = 50
 # of this many answered referrals.
 DASHBOARD_REQUESTS = 1000
 DASHBOARD_TIMELINES = 100
+#: Each role's first page (base.html's navigation shows each role its own pages).
+HOMES = {"advisor": "/queue", "admin": "/queue", "exporter": "/requests", "provider": "/inbox"}
+#: Who reviews a match set; the exporter reads its own, without the review's forms.
+REVIEWERS = ("advisor", "admin")
 
 
 class SignInUnavailable(Exception):
@@ -46,9 +50,8 @@ async def healthz() -> PlainTextResponse:
 async def home(ctx: Ctx) -> Response:
     if not ctx.session.signed_in:
         return ctx.redirect("/sign-in")
-    if ctx.session.role in ("advisor", "admin"):
-        return ctx.redirect("/queue")
-    return ctx.render("home.html")
+    start = HOMES.get(ctx.session.role or "")
+    return ctx.redirect(start) if start else ctx.render("home.html")
 
 
 @router.get("/sign-in")
@@ -138,7 +141,7 @@ async def _match_set_page(
         match_set=match_set,
         matches=views.match_rows(match_set, ctx.lang),
         misses=views.miss_rows(match_set, ctx.lang),
-        reviewable=match_set["status"] in views.REVIEWABLE,
+        reviewable=match_set["status"] in views.REVIEWABLE and ctx.session.role in REVIEWERS,
         form_key=str(uuid.uuid4()),
         **extra,
     )

@@ -36,6 +36,19 @@ LABELS: tuple[str, ...] = (
     N_("offer_decision"),
     N_("accepted"),
     N_("expired"),
+    # financing requests, exporters and consents
+    N_("submitted"),
+    N_("withdrawn"),
+    N_("active"),
+    N_("deactivated"),
+    N_("granted"),
+    N_("revoked"),
+    # an exporter's size band, as a provider sees it
+    N_("micro"),
+    N_("small"),
+    N_("medium"),
+    N_("large"),
+    N_("unknown"),
     # the dashboard's funnel
     N_("requests"),
     N_("matched"),
