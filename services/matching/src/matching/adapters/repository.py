@@ -40,6 +40,14 @@ class _Changes(VersionedProjection[P]):
         (primary,) = table.primary_key.columns
         await self.session.exec(update(table).where(primary == key).values(changed_seq=seq))
 
+    async def mark_all_changed(self, keys: Collection[object], seq: int) -> None:
+        """`mark_changed` for several rows in one statement (a batch of events)."""
+        table = self.model.__table__
+        (primary,) = table.primary_key.columns
+        await self.session.exec(
+            update(table).where(primary.in_(list(keys))).values(changed_seq=seq)
+        )
+
     async def changed_since(self, seq: int) -> Sequence[P]:
         """The rows changed after `seq` (every row for -1)."""
         query = select(self.model).where(col(self.model.changed_seq) > seq)
@@ -69,6 +77,13 @@ class RequestProjectionRepository(_Changes[RequestProjection]):
 
     async def of_exporter(self, exporter_id: UUID) -> Sequence[RequestProjection]:
         query = select(RequestProjection).where(RequestProjection.exporter_id == exporter_id)
+        return (await self.session.exec(query)).all()
+
+    async def of_exporters(self, exporter_ids: Sequence[UUID]) -> Sequence[RequestProjection]:
+        """The requests of several exporters in one query."""
+        query = select(RequestProjection).where(
+            col(RequestProjection.exporter_id).in_(exporter_ids)
+        )
         return (await self.session.exec(query)).all()
 
 

@@ -20,13 +20,15 @@ event whatever the redeliveries.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
 from tasdir.contracts import Envelope, events
 from tasdir.contracts.base import utcnow
+from tasdir.correlation import bind
 from tasdir.json_types import JsonObject
-from tasdir.messaging.consumer import EventHandler
+from tasdir.messaging.consumer import Batched, EventHandler
 
 from matching.domain.facts import Product
 from matching.service_layer import deals, notifications
@@ -62,15 +64,46 @@ async def _bump(uow: MatchingUnitOfWork, stamp: Callable[[int], Awaitable[None]]
 async def project_exporter(
     envelope: Envelope, event: events.ExporterSnapshot, uow: MatchingUnitOfWork
 ) -> None:
+    await project_exporters([(envelope, event)], uow)
+
+
+async def project_exporters(
+    items: Sequence[tuple[Envelope, events.ExporterSnapshot]], uow: MatchingUnitOfWork
+) -> None:
+    """`project_exporter` for consecutive exporter events in one transaction: one upsert, one
+    `catalogue_seq` bump, one sync, and each changed exporter's open requests re-matched once,
+    against its newest profile, with the correlation id of the event that changed it bound.
+    (Of several versions of one exporter in the batch only the newest is written, so the sets
+    end as one by one would leave them, without the intermediate versions' re-matching.)"""
+
     async def work(matcher: Matcher) -> None:
-        if not await uow.exporters.apply_event(envelope, event):
+        changed = await uow.exporters.apply_events(items)
+        if not changed:
             return
-        await _bump(uow, lambda seq: uow.exporters.mark_changed(event.id, seq))
+        await _bump(uow, lambda seq: uow.exporters.mark_all_changed(changed, seq))
         await matcher.sync(uow)
-        tally = await rematch(uow, matcher, matcher.requests.of_exporter(event.id))
-        log.info("exporter %s changed: %s", event.id, tally)
+        tally: Counter[str] = Counter()
+        for envelope, event in _newest(items):
+            if event.id in changed:
+                bind(envelope.correlation_id, str(envelope.event_id))
+                tally.update(await rematch(uow, matcher, matcher.requests.of_exporter(event.id)))
+        log.info("%d exporter(s) changed: %s", len(changed), dict(tally))
 
     await _in_step(uow, work)
+
+
+def _newest(
+    items: Sequence[tuple[Envelope, events.ExporterSnapshot]],
+) -> list[tuple[Envelope, events.ExporterSnapshot]]:
+    """Each aggregate's newest event of a batch, the first of its highest version (a later
+    duplicate of it would change nothing, one by one), in the batch's order: the order in which
+    one by one would have applied them."""
+    newest: dict[UUID, int] = {}
+    for at, (envelope, event) in enumerate(items):
+        held = newest.get(event.id)
+        if held is None or items[held][0].aggregate_version < envelope.aggregate_version:
+            newest[event.id] = at
+    return [items[at] for at in sorted(newest.values())]
 
 
 async def project_provider(
@@ -260,10 +293,12 @@ async def on_referral(
     await notifications.notify(uow, told, kind, data, cause=_cause(envelope), now=utcnow())
 
 
+_EXPORTERS = Batched[MatchingUnitOfWork](project_exporter, project_exporters)
+
 HANDLERS: dict[str, EventHandler[MatchingUnitOfWork]] = {
-    events.ExporterRegistered.event_type: project_exporter,
-    events.ExporterUpdated.event_type: project_exporter,
-    events.ExporterDeactivated.event_type: project_exporter,
+    events.ExporterRegistered.event_type: _EXPORTERS,
+    events.ExporterUpdated.event_type: _EXPORTERS,
+    events.ExporterDeactivated.event_type: _EXPORTERS,
     events.ProviderRegistered.event_type: project_provider,
     events.ProviderUpdated.event_type: project_provider,
     events.ProductPublished.event_type: project_product,

@@ -109,10 +109,10 @@ class Matcher:
                 events.ExporterSnapshot.model_validate_json(exporter.snapshot)
             )
         requests = {r.id: r for r in await uow.requests.changed_since(since)}
-        if since >= 0:
-            for exporter in exporters:
-                for held in await uow.requests.of_exporter(exporter.id):
-                    requests.setdefault(held.id, held)
+        if since >= 0 and exporters:
+            # A changed profile re-loads its requests: one query for every changed exporter.
+            for held in await uow.requests.of_exporters([e.id for e in exporters]):
+                requests.setdefault(held.id, held)
         for request in requests.values():
             self._load_request(request)
         self.seq = current
