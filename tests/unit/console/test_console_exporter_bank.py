@@ -18,6 +18,7 @@ from unit.console.fakes import (
     FakeApi,
     csrf_of,
     problem,
+    referral,
     signed_in,
 )
 
@@ -311,3 +312,12 @@ def test_form_values_the_api_checks_go_as_they_came() -> None:
     assert forms.end_of_day("tomorrow") == "tomorrow"
     assert forms.end_of_day(" ") is None
     assert forms.terms_body({"rate_pct": "abc"})["rate_pct"] == "abc"
+
+
+def test_a_list_links_its_next_page_with_its_filters() -> None:
+    api = FakeApi()
+    api.answers[("GET", "/v1/referrals")] = lambda _r: httpx.Response(
+        200, json={"items": [referral()], "next_cursor": "abc=="}
+    )
+    page = signed_in(api, "provider").get("/inbox", params={"status": "sent"})
+    assert 'href="/inbox?cursor=abc%3D%3D&amp;status=sent"' in page.text
