@@ -2,8 +2,9 @@
 `TASDIR_CHROMIUM`) against the embedded system as `make run` composes it, with a sample of the
 demo data (the whole data set takes a minute to load; the sample a few seconds). An advisor
 signs in, opens the queue, opens a set and approves two of its matches; a crafted URL shows no
-set of another region; the dashboard draws the region's funnel. axe-core finds no serious or
-critical accessibility violation on any page; each step's screenshot is kept under
+set of another region; the dashboard draws the region's funnel; then the demo's exporter
+grants a consent to a bank on its consents page. axe-core finds no serious or critical
+accessibility violation on any page; each step's screenshot is kept under
 `test-artifacts/console/`.
 
 Playwright never downloads a browser here. Without Chromium the test skips, except under
@@ -182,4 +183,14 @@ async def test_an_advisor_signs_in_opens_a_set_and_approves_two_matches(
         await page.get_by_role("link", name="Dashboard").click()
         await expect(page.get_by_role("img", name="From request to closed deal")).to_be_visible()
         await journey.step("dashboard")
+
+        # The exporter grants a consent to a bank: its consents page, then the form.
+        await page.get_by_role("button", name="Sign out").click()
+        await page.get_by_label("mono-market").check()
+        await page.get_by_role("button", name="Sign in").click()
+        await page.get_by_role("link", name="Consents").click()
+        await page.get_by_role("button", name="Grant").click()
+        await expect(page.get_by_role("status")).to_contain_text("Recorded")
+        await expect(page.get_by_role("button", name="Revoke")).to_have_count(1)
+        await journey.step("exporter-consents")
         await page.close()
