@@ -190,7 +190,7 @@ async def test_an_advisor_signs_in_opens_a_set_and_approves_two_matches(
         await page.get_by_role("button", name="Sign in").click()
         await page.get_by_role("link", name="Consents").click()
         await page.get_by_role("button", name="Grant").click()
-        await expect(page.get_by_role("status")).to_contain_text("Recorded")
+        await expect(page.get_by_role("status")).to_contain_text("The consent is granted")
         await expect(page.get_by_role("button", name="Revoke")).to_have_count(1)
         await journey.step("exporter-consents")
         await page.close()

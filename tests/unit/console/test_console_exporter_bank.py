@@ -123,6 +123,7 @@ def test_consents_the_access_log_and_grant_and_revoke() -> None:
         "expires_at": "2027-01-31T23:59:59Z",
     }
     assert api.last(CONSENTS).headers["Idempotency-Key"]
+    assert "The consent is granted" in browser.get(answer.headers["location"]).text
 
     answer = post(browser, "/consents", f"/consents/{PROVIDER_ID}/revoke")
     assert answer.status_code == 303
@@ -262,6 +263,7 @@ def test_the_providers_answer_is_the_apis_body(sent: dict[str, str], body: dict)
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/referrals/{REFERRAL_ID}?done={sent['status']}"
     assert api.body(f"/v1/referrals/{REFERRAL_ID}/response") == body
+    assert forms.DONE[sent["status"]] in browser.get(answer.headers["location"]).text
 
 
 def test_a_refused_answer_shows_the_apis_field_errors_in_place() -> None:

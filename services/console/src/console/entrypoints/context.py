@@ -17,7 +17,7 @@ from tasdir.settings import Settings
 
 from console.adapters.api import Api
 from console.config import ConsoleSettings
-from console.service_layer import i18n, views
+from console.service_layer import forms, i18n, views
 from console.service_layer.labels import N_
 from console.service_layer.session import COOKIE, CSRF_FIELD, CSRF_HEADER, Session, SessionCodec
 from console.service_layer.signin import PrincipalSource
@@ -99,6 +99,7 @@ class Context:
                 "region_of": lambda code: views.region_name(code, self.lang),
                 "fmt": i18n.Formats(self.lang),
                 "csrf_field": CSRF_FIELD,
+                "done_messages": forms.DONE,
                 **values,
             },
             status_code=status,

@@ -25,6 +25,18 @@ DECLINE_REASONS: tuple[str, ...] = (
     N_("capacity"),
     N_("other"),
 )
+#: What a page says after a write the API took (its `?done=`).
+DONE: dict[str, str] = {
+    "granted": N_("The consent is granted: the bank sees your identity on its referrals."),
+    "revoked": N_("The consent is revoked: the bank no longer sees your identity."),
+    "accept": N_("The offer is accepted: the request is closed."),
+    "decline": N_("The offer is declined."),
+    "reply": N_("Your answer is sent to the bank."),
+    "interested": N_("Your answer is sent to the exporter."),
+    "info_requested": N_("Your question is sent to the exporter."),
+    "offer": N_("Your offer is sent to the exporter."),
+    "declined": N_("The referral is declined."),
+}
 TERMS: tuple[str, ...] = ("amount", "currency", "rate_pct", "fees_pct", "tenor_days")
 
 
