@@ -98,6 +98,9 @@ class EmbeddedSystem:
     seed_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Why the console is not served at /console (its settings cannot run), or None.
     console_off: str | None = None
+    # The demo's provider ids by provider key, once its data set has loaded (the demo bank's
+    # account on the console's sign-in needs its id).
+    demo_provider_ids: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, service: str) -> AnyServiceRuntime:
         return self.runtimes[service]
@@ -209,7 +212,9 @@ def build_app(
     )
     app.state.system = system
     system.app = app
-    system.console_off = mount_console(app, settings, console_principals(demo))
+    system.console_off = mount_console(
+        app, settings, console_principals(demo, lambda: system.demo_provider_ids)
+    )
     return app
 
 
@@ -248,16 +253,22 @@ def _principal(key: str, label: str, identity: DevIdentity) -> DevPrincipal:
     )
 
 
-def console_principals(demo: bool) -> PrincipalSource:
-    """The accounts of the console's dev sign-in: with the demo data, the demo's accounts that
-    need no provider id (its guided exporter, the advisor of its region, its admin) and the
-    advisors of the other regions; then one dev account per role, as `tasdir token` makes
-    them."""
+def console_principals(
+    demo: bool, provider_ids: Callable[[], dict[str, str]] = dict
+) -> PrincipalSource:
+    """The accounts of the console's dev sign-in: with the demo data, the demo's accounts (its
+    guided exporter, the advisor of its region, its bank once `provider_ids()` knows the bank's
+    id, that is once the data set has loaded, and its admin) and the advisors of the other
+    regions; then one dev account per role, as `tasdir token` makes them."""
     listed: list[DevPrincipal] = []
+    with_ids: dict[str, str] = {}
 
     def principals() -> list[DevPrincipal]:
-        if not listed:
-            listed.extend(_demo_principals() if demo else [])
+        ids = provider_ids() if demo else {}
+        if not listed or ids != with_ids:
+            with_ids.clear()
+            with_ids.update(ids)
+            listed[:] = _demo_principals(ids) if demo else []
             listed.extend(
                 _principal(f"dev-{role}", f"dev {role}", dev_identity(role))
                 for role in ("exporter", "provider", "advisor", "admin")
@@ -267,14 +278,17 @@ def console_principals(demo: bool) -> PrincipalSource:
     return principals
 
 
-def _demo_principals() -> list[DevPrincipal]:
+def _demo_principals(provider_ids: dict[str, str]) -> list[DevPrincipal]:
     from tasdir_cli.demo.api import identity
     from tasdir_cli.demo.generator import generate
     from tasdir_cli.demo.startup import accounts
 
     data = generate()
     # The bank's account needs its provider id, known once the data set has loaded.
-    found = [a for a in accounts(data, defaultdict(str)) if a.role != "bank"]
+    bank_known = data.walkthrough.bank in provider_ids
+    found = [
+        a for a in accounts(data, defaultdict(str, provider_ids)) if a.role != "bank" or bank_known
+    ]
     listed = [
         _principal("-".join(["demo", a.role, *a.identity.regions]), a.who, a.identity)
         for a in found

@@ -64,6 +64,20 @@ def test_the_demo_accounts_come_first_with_an_advisor_per_region() -> None:
     ]
 
 
+def test_the_demo_bank_is_listed_once_the_data_set_has_loaded() -> None:
+    from tasdir_cli.demo.generator import generate
+
+    bank = generate().walkthrough.bank
+    known: dict[str, str] = {}
+    principals = console_principals(demo=True, provider_ids=lambda: known)
+    assert not [p for p in principals() if p.role == "provider" and p.key.startswith("demo")]
+    known[bank] = "0b7c5e4e-4a4c-4d8e-9a37-6f1d2b1c9e10"
+    banks = [p for p in principals() if p.key.startswith("demo-bank")]
+    assert len(banks) == 1
+    claims = jwt.decode(banks[0].token(SETTINGS), SETTINGS.secret, algorithms=["HS256"])
+    assert claims["role"] == "provider" and claims["provider_id"] == known[bank]
+
+
 def test_under_the_stack_the_console_sends_each_route_to_its_service() -> None:
     options = StackOptions(ports=PORTS, console_port=9010)
     assert options.ready_ports() == {**PORTS, CONSOLE: 9010}

@@ -128,6 +128,7 @@ async def load(system: EmbeddedSystem, seed: int = DEFAULT_SEED) -> None:
         log.exception("the demo data set did not load")
         print(f"Demo data: did not load ({exc}); see the log.", flush=True)
         return
+    system.demo_provider_ids = dict(seeder.provider_ids)
     report = seeder.report
     for problem in report.errors:
         print(f"  demo data: {problem}", flush=True)
