@@ -106,7 +106,7 @@ async def test_a_batch_of_exporter_events_ends_as_one_by_one(
         (request(id=OTHER_REQUEST, exporter_id=OTHER, org="org-8"), 1),
     ]
     # The first exporter's v2 (no material change) and v3 (product 2 out), v3 again and v2
-    # late; the other's v2 (product 3 out) and its v1 late.
+    # late; the other's v2 (product 3 out), its v1 late, and its v3 (product 3 back).
     batch: list[tuple[IntegrationEvent, int]] = [
         (exporter(employees=41), 2),
         (other(audited_accounts=False), 2),
@@ -114,6 +114,7 @@ async def test_a_batch_of_exporter_events_ends_as_one_by_one(
         (exporter(employees=50), 3),
         (exporter(employees=41), 2),
         (other(), 1),
+        (other(employees=30), 3),
     ]
     one, together = runtimes
     for runtime in runtimes:
@@ -126,14 +127,17 @@ async def test_a_batch_of_exporter_events_ends_as_one_by_one(
 
     assert await seen(together) == await seen(one)
     exporters, sets, sent = await seen(together)
-    assert [(e[0], e[1]) for e in exporters] == [(EXPORTER, 3), (OTHER, 2)]
-    assert [(s[0], s[1]) for s in sets] == [(OTHER_REQUEST, 2), (REQUEST, 2)]
+    assert [(e[0], e[1]) for e in exporters] == [(EXPORTER, 3), (OTHER, 3)]
+    assert [(s[0], s[1]) for s in sets] == [(OTHER_REQUEST, 3), (REQUEST, 2)]
     (of_exporter,) = [s for s in sets if s[0] == REQUEST]
     assert [m["product_id"] for m in of_exporter[3]] == [str(product(n).id) for n in (1, 3)]
-    # One new version of each set, sent under the correlation id of the event that made it.
+    # A new version for each material change, the intermediate one too, in the order of the
+    # events, each sent under the correlation id of the event that made it.
+    updated = "matching.match_set.updated.v1"
     assert sent[len(before[2]) :] == [
-        ("matching.match_set.updated.v1", str(OTHER_REQUEST), 2, f"{OTHER}@2"),
-        ("matching.match_set.updated.v1", str(REQUEST), 2, f"{EXPORTER}@3"),
+        (updated, str(OTHER_REQUEST), 2, f"{OTHER}@2"),
+        (updated, str(REQUEST), 2, f"{EXPORTER}@3"),
+        (updated, str(OTHER_REQUEST), 3, f"{OTHER}@3"),
     ]
 
     # The whole batch again (a redelivery that got past the inbox): nothing changes.

@@ -43,6 +43,8 @@ from matching.service_layer.uow import MatchingUnitOfWork
 
 log = logging.getLogger(__name__)
 
+_Exporter = tuple[Envelope, events.ExporterSnapshot]
+
 
 async def _in_step(uow: MatchingUnitOfWork, work: Callable[[Matcher], Awaitable[None]]) -> None:
     """Run `work` with the database's matcher brought up to date. If it fails, the matcher may
@@ -67,23 +69,26 @@ async def project_exporter(
     await project_exporters([(envelope, event)], uow)
 
 
-async def project_exporters(
-    items: Sequence[tuple[Envelope, events.ExporterSnapshot]], uow: MatchingUnitOfWork
-) -> None:
-    """`project_exporter` for consecutive exporter events in one transaction: one upsert, one
-    `catalogue_seq` bump, one sync, and each changed exporter's open requests re-matched once,
-    against its newest profile, with the correlation id of the event that changed it bound.
-    (Of several versions of one exporter in the batch only the newest is written, so the sets
-    end as one by one would leave them, without the intermediate versions' re-matching.)"""
+async def project_exporters(items: Sequence[_Exporter], uow: MatchingUnitOfWork) -> None:
+    """`project_exporter` for consecutive exporter events in one transaction, a round at a time
+    (`_rounds`)."""
+    for round_ in _rounds(items):
+        await _project_exporter_round(round_, uow)
+
+
+async def _project_exporter_round(round_: Sequence[_Exporter], uow: MatchingUnitOfWork) -> None:
+    """Events of distinct exporters: one upsert, one `catalogue_seq` bump, one sync (one query
+    of the changed exporters' requests), then each changed exporter's open requests re-matched,
+    with the correlation id of the event that changed it bound, in the order of the events."""
 
     async def work(matcher: Matcher) -> None:
-        changed = await uow.exporters.apply_events(items)
+        changed = await uow.exporters.apply_events(round_)
         if not changed:
             return
         await _bump(uow, lambda seq: uow.exporters.mark_all_changed(changed, seq))
         await matcher.sync(uow)
         tally: Counter[str] = Counter()
-        for envelope, event in _newest(items):
+        for envelope, event in round_:
             if event.id in changed:
                 bind(envelope.correlation_id, str(envelope.event_id))
                 tally.update(await rematch(uow, matcher, matcher.requests.of_exporter(event.id)))
@@ -92,18 +97,21 @@ async def project_exporters(
     await _in_step(uow, work)
 
 
-def _newest(
-    items: Sequence[tuple[Envelope, events.ExporterSnapshot]],
-) -> list[tuple[Envelope, events.ExporterSnapshot]]:
-    """Each aggregate's newest event of a batch, the first of its highest version (a later
-    duplicate of it would change nothing, one by one), in the batch's order: the order in which
-    one by one would have applied them."""
-    newest: dict[UUID, int] = {}
-    for at, (envelope, event) in enumerate(items):
-        held = newest.get(event.id)
-        if held is None or items[held][0].aggregate_version < envelope.aggregate_version:
-            newest[event.id] = at
-    return [items[at] for at in sorted(newest.values())]
+def _rounds(items: Sequence[_Exporter]) -> list[list[_Exporter]]:
+    """The batch cut into runs of consecutive events of distinct aggregates. Events of distinct
+    exporters re-match distinct requests, so a round applied at once ends as one by one would;
+    a second event of an exporter (a later version, a duplicate) waits for the next round, so
+    that its earlier version is matched as it would have been alone, and only the versions
+    that change a set materially make new versions of it."""
+    rounds: list[list[_Exporter]] = []
+    seen: set[UUID] = set()
+    for envelope, event in items:
+        if not rounds or event.id in seen:
+            rounds.append([])
+            seen.clear()
+        seen.add(event.id)
+        rounds[-1].append((envelope, event))
+    return rounds
 
 
 async def project_provider(
