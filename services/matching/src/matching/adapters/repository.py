@@ -75,10 +75,6 @@ class ProductProjectionRepository(_Changes[ProductProjection]):
 class RequestProjectionRepository(_Changes[RequestProjection]):
     model = RequestProjection
 
-    async def of_exporter(self, exporter_id: UUID) -> Sequence[RequestProjection]:
-        query = select(RequestProjection).where(RequestProjection.exporter_id == exporter_id)
-        return (await self.session.exec(query)).all()
-
     async def of_exporters(self, exporter_ids: Sequence[UUID]) -> Sequence[RequestProjection]:
         """The requests of several exporters in one query."""
         query = select(RequestProjection).where(
